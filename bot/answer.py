@@ -1,0 +1,142 @@
+"""Extractive answers: the best sentence or two, quoted verbatim, with numbered citations.
+
+Sentences compete across the top passages using vectors computed at index time (no embedding
+at question time beyond the query itself). The answer abstains, saying so plainly, when even
+the best evidence is weak relative to what a real match in this corpus looks like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.normalize import detect_lang, normalize, script, tokens
+from retrieval.store import Store, StoredPassage
+from retrieval.types import Citation, Hit
+
+NOT_FOUND = {
+    "ar": "لا تغطي المقالات المفهرسة هذا السؤال. أقرب ما وُجد:",
+    "fa": "مقاله‌های نمایه‌شده به این پرسش نمی‌پردازند. نزدیک‌ترین موارد:",
+    "en": "The indexed articles do not cover this question. Closest passages:",
+}
+SNIPPET_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerOptions:
+    max_sentences: int = 2
+    sentence_passages: int = 3
+    sentence_lexical_weight: float = 0.08
+    passage_prior_weight: float = 0.5
+    second_sentence_margin: float = 0.03
+    abstain_below: float = 0.80
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    passage_id: int
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    found: bool
+    answer: str
+    citations: tuple[Citation, ...]
+
+
+def compose(question: str, query_vector: np.ndarray, hits: tuple[Hit, ...], store: Store,
+            dim: int, options: AnswerOptions) -> Composed:
+    """Pick answer sentences from ``hits`` and build the citation list."""
+    lang = detect_lang(question)
+    if not hits:
+        return Composed(False, NOT_FOUND.get(lang, NOT_FOUND["en"]), ())
+    passages = store.passages([h.passage_id for h in hits])
+    chosen = _pick_sentences(question, query_vector, hits, passages, store, dim, options)
+    found = bool(chosen) and chosen[0].score >= options.abstain_below
+
+    order: list[int] = []
+    for s in chosen if found else ():
+        if s.passage_id not in order:
+            order.append(s.passage_id)
+    order += [h.passage_id for h in hits if h.passage_id not in order]
+    scores = {h.passage_id: h.score for h in hits}
+    focus = {s.passage_id: s for s in reversed(chosen)} if found else {}
+    citations = []
+    seen_snippets: set[str] = set()
+    for pid in order:
+        p = passages.get(pid)
+        if p is None:
+            continue
+        start, end = _snippet_span(p, focus.get(pid))
+        key = normalize(p.doc_text[start:end])
+        if key in seen_snippets:  # the same wire story from two outlets: cite it once
+            continue
+        seen_snippets.add(key)
+        citations.append(Citation(
+            n=len(citations) + 1, doc=p.doc.path, title=p.doc.title, outlet=p.doc.outlet,
+            date=p.doc.date, url=p.doc.url, snippet=p.doc_text[start:end], start=start, end=end,
+            score=scores[pid], passage_id=pid,
+        ))
+    if not found:
+        return Composed(False, NOT_FOUND.get(lang, NOT_FOUND["en"]), tuple(citations))
+    number = {c.passage_id: c.n for c in citations}
+    parts = []
+    for s in sorted(chosen, key=lambda s: (number.get(s.passage_id, 99), s.start)):
+        text = passages[s.passage_id].doc_text[s.start:s.end]
+        parts.append(f"{text} [{number.get(s.passage_id, 1)}]")
+    return Composed(True, " ".join(parts), tuple(citations))
+
+
+def _pick_sentences(question: str, query_vector: np.ndarray, hits: tuple[Hit, ...],
+                    passages: dict[int, StoredPassage], store: Store, dim: int,
+                    options: AnswerOptions) -> list[_Sentence]:
+    top = hits[:options.sentence_passages]
+    prior = {h.passage_id: h.score - top[0].score for h in top}
+    rows = store.sentences([h.passage_id for h in top], dim)
+    if not rows:
+        return []
+    q_tokens = set(tokens(question))
+    q_script = script(question)
+    matrix = np.vstack([r[3] for r in rows])
+    dense = matrix @ query_vector
+    candidates: list[_Sentence] = []
+    seen: set[str] = set()
+    for (pid, start, end, _), d in zip(rows, dense, strict=True):
+        text = passages[pid].doc_text[start:end]
+        key = normalize(text)
+        if key in seen:
+            continue
+        seen.add(key)
+        lex = 0.0
+        if q_tokens and script(text) == q_script:
+            lex = len(q_tokens & set(tokens(text))) / len(q_tokens)
+        score = (float(d) + options.sentence_lexical_weight * lex
+                 + options.passage_prior_weight * prior[pid])
+        candidates.append(_Sentence(pid, start, end, score))
+    candidates.sort(key=lambda s: s.score, reverse=True)
+    chosen = candidates[:1]
+    for s in candidates[1:options.max_sentences]:
+        if chosen[0].score - s.score <= options.second_sentence_margin:
+            chosen.append(s)
+    return chosen
+
+
+def _snippet_span(p: StoredPassage, focus: _Sentence | None) -> tuple[int, int]:
+    """At most ``SNIPPET_CHARS`` of the passage, around the answer sentence when there is one."""
+    if p.end - p.start <= SNIPPET_CHARS:
+        return p.start, p.end
+    anchor = focus.start if focus else p.start
+    start = max(p.start, min(anchor, p.end - SNIPPET_CHARS))
+    end = min(p.end, start + SNIPPET_CHARS)
+    text = p.doc_text
+    if end < p.end:  # end on a word boundary, never mid-word
+        cut = text.rfind(" ", start, end)
+        if cut > start + SNIPPET_CHARS // 2:
+            end = cut
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

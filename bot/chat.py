@@ -1,0 +1,74 @@
+"""The terminal chat: a line-editing REPL on a TTY, a plain line-by-line answerer on a pipe."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from bot.render import answer_text
+from bot.service import AnswerService, QuestionError
+from retrieval.types import Answer
+
+HELP = """Ask a question in Arabic, Persian or English about the indexed articles.
+  /sources  full citations (snippets, links) of the last answer
+  /help     this help
+  /quit     leave (Ctrl-D works too)"""
+
+
+class ChatSession:
+    """Turns input lines into output text; the I/O loop around it is chosen by ``run``."""
+
+    def __init__(self, service: AnswerService) -> None:
+        self.service = service
+        self.last: Answer | None = None
+
+    def handle(self, line: str) -> str | None:
+        """The reply to one input line; None means the user asked to quit."""
+        command = line.strip().lower()
+        if command in ("/quit", "/exit", "/q"):
+            return None
+        if command in ("/help", "/?"):
+            return HELP
+        if command == "/sources":
+            if self.last is None:
+                return "No answer yet: ask a question first."
+            return answer_text(self.last, full=True)
+        if not command:
+            return ""
+        try:
+            self.last = self.service.ask(line)
+        except QuestionError as exc:
+            return f"Cannot ask that: {exc}."
+        return answer_text(self.last)
+
+
+def run(service: AnswerService, history: Path, stdin: TextIO = sys.stdin,
+        out: Callable[[str], None] = print) -> None:
+    session = ChatSession(service)
+    if not stdin.isatty():
+        for line in stdin:
+            if not line.strip():
+                continue
+            reply = session.handle(line)
+            if reply is None:
+                return
+            out(reply + "\n")
+        return
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    history.parent.mkdir(parents=True, exist_ok=True)
+    prompt = PromptSession(history=FileHistory(str(history)))
+    out("Khabar — " + HELP.splitlines()[0] + " /help for commands.")
+    while True:
+        try:
+            line = prompt.prompt("khabar> ")
+        except (EOFError, KeyboardInterrupt):
+            return
+        reply = session.handle(line)
+        if reply is None:
+            return
+        if reply:
+            out(reply + "\n")

@@ -1,0 +1,145 @@
+"""``khabar``: index, ask, chat, eval. Heavy modules load inside commands, so ``--help`` is fast.
+
+Library code raises domain errors; this module alone turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.settings import Settings
+
+
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--seeds/--index/--embedder on every command, defaulting to the settings."""
+
+    @click.option("--seeds", "seeds", type=click.Path(path_type=Path), default=None,
+                  help="Articles directory [KHABAR_SEEDS_DIR, default seeds]")
+    @click.option("--index", "index", type=click.Path(path_type=Path), default=None,
+                  help="Index directory [KHABAR_INDEX_DIR, default .khabar/index]")
+    @click.option("--embedder", default=None,
+                  help="Embedder spec: e5-small-bundled or st:<model> [KHABAR_EMBEDDER]")
+    @functools.wraps(fn)
+    def wrapper(seeds: Path | None, index: Path | None, embedder: str | None, **kw: Any) -> Any:
+        overrides = {"seeds_dir": seeds, "index_dir": index, "embedder": embedder}
+        try:
+            settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        except Exception as exc:  # pydantic's ValidationError names the field at fault
+            raise click.ClickException(f"invalid settings: {exc}") from None
+        from bot import logs
+
+        logs.setup(settings.log_level)
+        with _user_errors():
+            return fn(settings, **kw)
+
+    return wrapper
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    from embeddings.base import EmbedderError
+    from embeddings.registry import UnknownEmbedderError
+    from retrieval.index import KhabarIndexError
+
+    try:
+        yield
+    except (KhabarIndexError, UnknownEmbedderError, EmbedderError, FileNotFoundError,
+            ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _service(settings: Settings, mode: str | None = None):  # noqa: ANN202
+    from bot.service import AnswerService
+    from embeddings.registry import get_embedder
+    from retrieval.index import IndexDir
+    from retrieval.search import SearchOptions
+
+    return AnswerService(
+        IndexDir(settings.index_dir), get_embedder(settings.embedder), k=settings.top_k,
+        search_options=SearchOptions(mode=mode or settings.search_mode),
+        max_question_chars=settings.max_question_chars,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Khabar: ask questions about news articles; answers quote and cite them."""
+
+
+@main.command()
+@_common
+@click.option("--rebuild", is_flag=True, help="Ignore the existing index and build anew.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def index(settings: Settings, rebuild: bool, as_json: bool) -> None:
+    """Index the articles in --seeds, re-embedding only what changed."""
+    from bot.progress import progress_bar
+    from embeddings.registry import get_embedder
+    from retrieval.chunking import Chunker
+    from retrieval.index import IndexDir
+    from retrieval.indexer import Indexer
+
+    indexer = Indexer(IndexDir(settings.index_dir), get_embedder(settings.embedder),
+                      Chunker(settings.chunk_chars, settings.chunk_overlap),
+                      max_file_bytes=settings.max_file_bytes)
+    with progress_bar("Indexing") as update:
+        report = indexer.run(settings.seeds_dir, rebuild=rebuild, progress=update)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        for s in report.skipped:
+            click.echo(f"skipped {s.path}: {s.reason}", err=True)
+        click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@_common
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (the contract).")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="Citations to return.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None,
+              help="Retrieval mode [KHABAR_SEARCH_MODE, default hybrid]")
+def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: str | None) -> None:
+    """Answer QUESTION; with '-' answer each stdin line, one JSON object per line."""
+    from bot.render import answer_text
+    from bot.service import QuestionError
+
+    service = _service(settings, mode)
+    if question != "-":
+        try:
+            answer = service.ask(question, k)
+        except QuestionError as exc:
+            raise click.ClickException(str(exc)) from None
+        if as_json:
+            click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+        else:
+            click.echo(answer_text(answer, full=True))
+        return
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            payload = service.ask(line, k).to_json()
+        except QuestionError as exc:
+            payload = {"question": line.strip(), "error": str(exc)}
+        click.echo(json.dumps(payload, ensure_ascii=False))
+
+
+@main.command()
+@_common
+def chat(settings: Settings) -> None:
+    """Chat in the terminal; with stdin not a TTY, answer each piped line."""
+    from bot import chat as chat_mod
+
+    service = _service(settings)
+    service.generation()  # fail now, with the fix, if there is no usable index
+    chat_mod.run(service, settings.index_dir.parent / "history", out=click.echo)

@@ -1,0 +1,118 @@
+"""The answer service every front end shares: question in, ``Answer`` out.
+
+It owns the open index generation and switches to a newer one between questions when
+``khabar index`` publishes it, so a running chat or bot needs no restart. Front ends never
+touch FAISS or SQLite; they call ``ask``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.answer import AnswerOptions, compose
+from embeddings.base import Embedder
+from retrieval.index import Generation, IndexDir
+from retrieval.search import SearchOptions, search
+from retrieval.types import Answer
+
+
+class QuestionError(ValueError):
+    """The question cannot be answered as asked (empty, too long)."""
+
+
+@dataclass
+class ServiceStats:
+    questions: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def p50(self) -> float | None:
+        return float(np.percentile(self.latencies_ms, 50)) if self.latencies_ms else None
+
+
+_QUERY_CACHE = 256
+
+
+class AnswerService:
+    def __init__(self, index_dir: IndexDir, embedder: Embedder, *, k: int = 5,
+                 search_options: SearchOptions | None = None,
+                 answer_options: AnswerOptions | None = None,
+                 max_question_chars: int = 1000) -> None:
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.k = k
+        self.search_options = search_options or SearchOptions()
+        self.answer_options = answer_options or AnswerOptions()
+        self.max_question_chars = max_question_chars
+        self.stats = ServiceStats()
+        self._lock = threading.Lock()
+        # One SQLite connection per generation is shared by the bot's worker threads; reads are
+        # a few milliseconds, so serialising them costs nothing while embedding runs in parallel.
+        self._read_lock = threading.Lock()
+        self._generation: Generation | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def generation(self) -> Generation:
+        """The live generation, reopened if a newer one was published since the last call."""
+        with self._lock:
+            stamp = self.index_dir.current_stamp()
+            if self._generation is None or stamp != self._stamp:
+                fresh = self.index_dir.open(self.embedder.spec)
+                # The old generation is not closed here: a question running in another thread
+                # may still read it. Its SQLite handle is released when it is collected.
+                self._generation, self._stamp = fresh, stamp
+            return self._generation
+
+    def validate(self, question: str) -> str:
+        q = question.strip()
+        if not q:
+            raise QuestionError("the question is empty")
+        if len(q) > self.max_question_chars:
+            raise QuestionError(
+                f"the question is {len(q):,} characters long; the limit is "
+                f"{self.max_question_chars:,} (KHABAR_MAX_QUESTION_CHARS). Ask something shorter."
+            )
+        return q
+
+    def query_vector(self, question: str) -> np.ndarray:
+        """The question's vector, from a small LRU cache when the question repeats."""
+        with self._lock:
+            cached = self._vectors.get(question)
+            if cached is not None:
+                self._vectors.move_to_end(question)
+                return cached
+        vector = self.embedder.embed_one_query(question)
+        with self._lock:
+            self._vectors[question] = vector
+            if len(self._vectors) > _QUERY_CACHE:
+                self._vectors.popitem(last=False)
+        return vector
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        q = self.validate(question)
+        generation = self.generation()
+        started = time.perf_counter()
+        vector = self.query_vector(q)
+        embedded = time.perf_counter()
+        with self._read_lock:
+            result = search(generation, q, vector, k or self.k, self.search_options)
+            searched = time.perf_counter()
+            composed = compose(q, vector, result.hits, generation.store,
+                               generation.manifest.dim, self.answer_options)
+        done = time.perf_counter()
+        timings = {
+            "embed": (embedded - started) * 1000,
+            "search": (searched - embedded) * 1000,
+            "answer": (done - searched) * 1000,
+            "total": (done - started) * 1000,
+        }
+        with self._lock:
+            self.stats.questions += 1
+            self.stats.latencies_ms.append(timings["total"])
+            del self.stats.latencies_ms[:-1000]
+        return Answer(q, composed.found, composed.answer, composed.citations, timings)

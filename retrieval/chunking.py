@@ -1,0 +1,96 @@
+"""Documents -> passages (retrieval units) and sentences (answer units), all as file offsets.
+
+Passages are cut by LangChain's recursive splitter with sentence boundaries of Arabic, Persian
+and Latin script as its preferred separators, so a passage is a run of whole sentences unless
+one sentence alone exceeds the size. Sentences inside a passage are found by the same boundary
+rule; they are what an answer quotes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from retrieval.types import Document, Passage, Span
+
+# A sentence ends at . ! ? ؟ or … (possibly doubled), optionally followed by closing quotes or
+# brackets, and then whitespace. Requiring the whitespace keeps "2.5" and "U.S." whole.
+_CLOSERS = "\"'”’»)\\]"
+_SENTENCE_END = re.compile(rf"[.!?؟…]+[{_CLOSERS}]*(?=\s|$)")
+_SEPARATORS = [
+    rf"(?<=[.!?؟…])\s+",
+    rf"(?<=[.!?؟…][{_CLOSERS}])\s+",
+    r"(?<=[؛;])\s+",
+    r"(?<=[،,])\s+",
+    r"\s+",
+    "",
+]
+
+
+def sentence_spans(text: str, start: int, end: int) -> tuple[Span, ...]:
+    """Sentences of ``text[start:end]`` as stripped, non-empty spans into ``text``."""
+    spans: list[Span] = []
+    cursor = start
+    segment = text[start:end]
+    for m in _SENTENCE_END.finditer(segment):
+        _append_stripped(spans, text, cursor, start + m.end())
+        cursor = start + m.end()
+    _append_stripped(spans, text, cursor, end)
+    return tuple(spans)
+
+
+def _append_stripped(spans: list[Span], text: str, start: int, end: int) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        spans.append(Span(start + lead, start + lead + len(stripped)))
+
+
+class Chunker:
+    """Cuts documents into passages of at most ``max_chars`` characters."""
+
+    def __init__(self, max_chars: int = 600, overlap_chars: int = 0) -> None:
+        if max_chars < 50:
+            raise ValueError(f"chunk size {max_chars} is too small; use at least 50 characters")
+        self.max_chars = max_chars
+        self.overlap_chars = overlap_chars
+        self._splitter = RecursiveCharacterTextSplitter(
+            separators=_SEPARATORS,
+            is_separator_regex=True,
+            keep_separator="end",
+            chunk_size=max_chars,
+            chunk_overlap=overlap_chars,
+            strip_whitespace=True,
+        )
+
+    def passages(self, doc: Document) -> Iterator[Passage]:
+        ordinal = 0
+        for block in doc.blocks:
+            for span in self._block_chunks(doc.text, block):
+                yield Passage(
+                    doc=doc.path,
+                    ordinal=ordinal,
+                    start=span.start,
+                    end=span.end,
+                    text=doc.text[span.start:span.end],
+                    sentences=sentence_spans(doc.text, span.start, span.end),
+                )
+                ordinal += 1
+
+    def _block_chunks(self, text: str, block: Span) -> Iterator[Span]:
+        body = text[block.start:block.end]
+        if len(body) <= self.max_chars:
+            yield block
+            return
+        cursor = 0
+        for chunk in self._splitter.split_text(body):
+            # Chunks are verbatim substrings in order; with overlap a chunk may begin before
+            # the previous one ended, so search from just after the previous start.
+            at = body.find(chunk, cursor)
+            if at < 0:
+                at = body.find(chunk)
+            cursor = at + 1
+            yield Span(block.start + at, block.start + at + len(chunk))

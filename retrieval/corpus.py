@@ -1,0 +1,276 @@
+"""Article files -> ``Document``: metadata, and the spans of real article text.
+
+Scraped news pages carry navigation, "read also" headline lists, tag clouds and comment forms
+around the article. They are dropped here, line by line, so that neither retrieval nor answers
+ever quote them. What is kept is recorded as spans into the original text, never copied and
+cleaned, so every quote can be located in the file it came from.
+
+The rules are deliberately conservative: a line is dropped only when it is recognisably chrome
+(a marker phrase, a metadata line) or sits inside a headline list. A full article appended after
+"إقرأ أيضاً:" is kept, because readers ask about it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from retrieval.normalize import detect_lang
+from retrieval.types import Document, Span
+
+# Lines that introduce a list of other headlines.
+_LIST_MARKERS = re.compile(
+    r"^(?:[إا]قرأ\s+[أا]يض(?:اً|ًا|ا)|شاهد\s+[أا]يض(?:اً|ًا|ا)"
+    r"|مقالات\s+(?:مشابهة|ذات\s+صلة)|أخبار\s+ذات\s+صلة|اخبار\s+ذات\s+صلة|مواضيع\s+ذات\s+صلة"
+    r"|اقرأ\s+المزيد|بیشتر\s+بخوانید|بخوانید|مطالب\s+مرتبط|اخبار\s+مرتبط"
+    r"|read\s+(?:also|more)|related(?:\s+(?:articles|stories|news))?|see\s+also)"
+    r"\s*[:：]?\s*",
+    re.IGNORECASE,
+)
+# Lines after which nothing is article text any more (comment forms, footers).
+_STOP = re.compile(
+    r"^(?:اترك\s+تعليق|أضف\s+تعليق|التعليقات|الكلمات\s+الأكثر\s+بحث|نظر\s*\(\s*\d+\s*\)"
+    r"|ارسال\s+نظر|نظرات|leave\s+a\s+(?:reply|comment)|comments?\s*\(\d+\))",
+    re.IGNORECASE,
+)
+# Single lines of page chrome.
+_CHROME = re.compile(
+    r"^(?:اتصل\s+بنا|من\s+نحن|الرئيسية|تماس\s+با\s+ما|درباره\s+ما|صفحه\s+اصلی|contact\s+us|home"
+    r"|لن\s+يتم\s+نشر\s+عنوان\s+بريدك.*|share|print|طباعة|مشاركة)\s*$",
+    re.IGNORECASE,
+)
+_SOURCE = re.compile(r"^(?:المصدر|مصدر|منبع|source)\s*[:：]\s*(.+)$", re.IGNORECASE)
+_TAGS = re.compile(
+    r"^(?:كلمات\s+دلالية|الكلمات\s+المفتاحية|وسوم|برچسب(?:\u200c?ها)?|کلیدواژه(?:\u200c?ها)?|tags)"
+    r"\s*[:：]",
+    re.IGNORECASE,
+)
+_PUBLISHED = re.compile(
+    r"(?:نشر\s+في|تاريخ\s+النشر|تاريخ\s+النشر|تاریخ\s+انتشار|منتشر\s+شده|published|posted\s+on)",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"https?://\S+")
+# "موسكو-سانا", "نيسان ـ": a place or agency name before a dash, alone on a line.
+_DATELINE = re.compile(r"^(?P<place>[^\W\d][\w\s،,]{1,30}?)\s*[-–—ـ]\s*(?P<agency>[^\W\d][\w\s]{1,30})$")
+_LEAD_OUTLET = re.compile(r"^\((?P<outlet>[^()]{2,40})\)\s*[-–—ـ]")
+_BULLET = re.compile(r"^[•·▪●◦\-*]\s")
+_TEASER_END = ("…", "...")
+_WORD = re.compile(r"\w+")
+
+_MONTHS = {
+    # English
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    # Arabic (Egyptian / Gulf names)
+    "يناير": 1, "فبراير": 2, "مارس": 3, "أبريل": 4, "ابريل": 4, "إبريل": 4, "مايو": 5,
+    "يونيو": 6, "يونيه": 6, "يوليو": 7, "يوليه": 7, "أغسطس": 8, "اغسطس": 8, "سبتمبر": 9,
+    "أكتوبر": 10, "اكتوبر": 10, "نوفمبر": 11, "ديسمبر": 12,
+    # Arabic (Levantine names)
+    "كانون الثاني": 1, "شباط": 2, "آذار": 3, "نيسان": 4, "أيار": 5, "حزيران": 6, "تموز": 7,
+    "آب": 8, "أيلول": 9, "تشرين الأول": 10, "تشرين الثاني": 11, "كانون الأول": 12,
+    # Persian names of Gregorian months
+    "ژانویه": 1, "فوریه": 2, "آوریل": 4, "مه": 5, "ژوئن": 6, "ژوئیه": 7, "اوت": 8,
+    "سپتامبر": 9, "اکتبر": 10, "نوامبر": 11, "دسامبر": 12,
+}
+_MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+_DIGIT_TABLE = str.maketrans(
+    {chr(0x0660 + i): str(i) for i in range(10)} | {chr(0x06F0 + i): str(i) for i in range(10)}
+)
+_ISO = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
+_DMY = re.compile(
+    rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?:من\s+)?({_MONTH_ALT})\s*,?\s*(\d{{4}})(?!\d)",
+    re.IGNORECASE,
+)
+_MDY = re.compile(rf"({_MONTH_ALT})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(\d{{4}})(?!\d)", re.IGNORECASE)
+
+_HEADER_LINES = 4
+_PARAGRAPH_WORDS = 6
+_LONG_WORDS = 30
+_TITLE_MAX_CHARS = 160
+
+
+def parse_date(text: str) -> str | None:
+    """The first full calendar date in ``text`` as ISO ``YYYY-MM-DD``, else None.
+
+    A day and month without a year ("7 نوامبر") is not a date we can state, so it yields None.
+    """
+    text = text.translate(_DIGIT_TABLE)
+    candidates: list[tuple[int, int, int, int]] = []
+    for m in _ISO.finditer(text):
+        candidates.append((m.start(), int(m[1]), int(m[2]), int(m[3])))
+    for m in _DMY.finditer(text):
+        candidates.append((m.start(), int(m[3]), _MONTHS[m[2].lower()], int(m[1])))
+    for m in _MDY.finditer(text):
+        candidates.append((m.start(), int(m[3]), _MONTHS[m[1].lower()], int(m[2])))
+    for _, y, mo, d in sorted(candidates):
+        if 1900 <= y <= 2100:
+            try:
+                return date(y, mo, d).isoformat()
+            except ValueError:
+                continue
+    return None
+
+
+@dataclass
+class _Meta:
+    title: str | None = None
+    date: str | None = None
+    outlet: str | None = None
+    dateline_outlet: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class _Blocks:
+    """Kept spans, plus the headline-list state machine that decides what to keep."""
+
+    kept: list[Span] = field(default_factory=list)
+    in_list: bool = False
+    pending: list[tuple[Span, bool]] = field(default_factory=list)
+
+    def paragraph(self, span: Span) -> None:
+        # Up to two short lines right before a paragraph are that article's headline and
+        # dateline; more than that, or any bullet/teaser, is a headline list.
+        if self.in_list and self.pending and len(self.pending) <= 2 and not any(
+            listy for _, listy in self.pending
+        ):
+            self.kept.extend(s for s, _ in self.pending)
+        self.pending.clear()
+        self.in_list = False
+        self.kept.append(span)
+
+    def short(self, span: Span, listy: bool) -> None:
+        if self.in_list:
+            self.pending.append((span, listy))
+        else:
+            self.kept.append(span)
+
+    def start_list(self) -> None:
+        if not self.in_list:
+            self.pending.clear()
+        self.in_list = True
+
+    def interrupt(self) -> None:
+        """A metadata line breaks a headline run: what was pending was a list."""
+        self.pending.clear()
+
+
+def _line_spans(text: str) -> list[Span]:
+    spans, pos = [], 0
+    for line in text.split("\n"):
+        start, end = pos, pos + len(line)
+        pos = end + 1
+        stripped = line.strip(" \t\r\ufeff\u200f\u200e\u00a0")
+        if stripped:
+            lead = line.index(stripped[0])
+            spans.append(Span(start + lead, start + lead + len(stripped)))
+    return spans
+
+
+def _is_paragraph(line: str) -> bool:
+    """Article prose: a sentence-final ending, or too long to be a headline.
+
+    Headlines are often a dozen words long but almost never end with a full stop, which is what
+    tells a "read also" list apart from the appended article it sometimes introduces.
+    """
+    if line.endswith(_TEASER_END):
+        return False
+    words = len(_WORD.findall(line))
+    ended = line.rstrip("\"'”»)").endswith((".", "!", "?", "؟"))
+    return words >= _LONG_WORDS or (ended and words >= _PARAGRAPH_WORDS)
+
+
+def _source(value: str, meta: _Meta) -> None:
+    url = _URL.search(value)
+    if url:
+        meta.url = meta.url or url.group(0)
+        value = _URL.sub("", value).strip(" -–—|،,")
+    if value and meta.outlet is None:
+        meta.outlet = value
+
+
+def parse(path: str, text: str) -> Document:
+    """Split ``text`` into metadata and kept body spans; never raises on odd input."""
+    meta = _Meta()
+    blocks = _Blocks()
+    lines = _line_spans(text)
+    seen_paragraph = False
+    for i, span in enumerate(lines):
+        line = text[span.start:span.end]
+        header = i < _HEADER_LINES and not seen_paragraph
+        if _STOP.match(line):
+            break
+        if _CHROME.match(line) or not _WORD.search(line) or len(line) < 3:
+            continue
+        marker = _LIST_MARKERS.match(line)
+        if marker:
+            blocks.start_list()
+            rest = line[marker.end():]
+            if not rest.strip():
+                continue
+            span = Span(span.start + marker.end(), span.end)
+            line = rest
+        source = _SOURCE.match(line)
+        if source:
+            _source(source.group(1).strip(), meta)
+            blocks.interrupt()
+            continue
+        if _TAGS.match(line):
+            blocks.interrupt()
+            continue
+        if _PUBLISHED.search(line) and len(line) <= 120:
+            meta.date = meta.date or parse_date(line)
+            agency = re.split(r"\s*[-–—ـ]\s*", line, maxsplit=1)[0]
+            if agency and agency != line and len(agency) <= 30 and not _PUBLISHED.search(agency):
+                meta.dateline_outlet = meta.dateline_outlet or agency
+            blocks.interrupt()
+            continue
+        if header and len(line) <= 60:
+            dateline = _DATELINE.match(line)
+            if dateline:
+                meta.dateline_outlet = meta.dateline_outlet or dateline["agency"].strip()
+                continue
+            found = parse_date(line)
+            if found and len(_WORD.findall(line)) <= 8:
+                meta.date = meta.date or found
+                continue
+        if header and meta.title is None and len(line) <= _TITLE_MAX_CHARS and not line.endswith(
+            (".", "!", "?", "؟", ":", "…")
+        ):
+            meta.title = line
+            blocks.short(span, listy=False)
+            continue
+        if _is_paragraph(line) and not _BULLET.match(line):
+            if not seen_paragraph:
+                lead = _LEAD_OUTLET.match(line)
+                if lead:
+                    meta.dateline_outlet = meta.dateline_outlet or lead["outlet"].strip()
+            seen_paragraph = True
+            blocks.paragraph(span)
+            continue
+        listy = bool(_BULLET.match(line)) or line.endswith(_TEASER_END)
+        blocks.short(span, listy)
+
+    kept = tuple(blocks.kept)
+    body = " ".join(text[s.start:s.end] for s in kept)
+    return Document(
+        path=path,
+        text=text,
+        title=meta.title or _fallback_title(text, kept),
+        date=meta.date,
+        outlet=meta.outlet or meta.dateline_outlet,
+        url=meta.url,
+        lang=detect_lang(body or text),
+        blocks=kept,
+    )
+
+
+def _fallback_title(text: str, blocks: tuple[Span, ...]) -> str | None:
+    """The lead's first sentence, for articles saved without a headline line."""
+    if not blocks:
+        return None
+    lead = text[blocks[0].start:blocks[0].end]
+    lead = _LEAD_OUTLET.sub("", lead).strip()
+    first = re.split(r"(?<=[.!?؟])\s", lead, maxsplit=1)[0]
+    return first if len(first) <= 120 else first[:117].rstrip() + "…"

@@ -1,0 +1,91 @@
+"""Text normalisation for matching (lexical index, queries, eval), never for display.
+
+Arabic and Persian text reaches us with interchangeable letter forms (Arabic ي vs Persian ی,
+ك vs ک, hamza-carrying alefs), optional diacritics, tatweel, ZWNJ and bidi marks, and three
+digit systems. A reader treats all of these as the same word, so matching must too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_LETTERS = {
+    "ی": "ي", "ى": "ي", "ئ": "ي",
+    "ک": "ك",
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
+    "ة": "ه", "ۀ": "ه", "ە": "ه",
+    "ؤ": "و",
+}
+_DIGITS = {chr(0x0660 + i): str(i) for i in range(10)} | {chr(0x06F0 + i): str(i) for i in range(10)}
+# ZWNJ joins Persian morphemes ("می‌کند", "موفق‌ترین") that users often type with a space:
+# mapping it to a space makes both spellings tokenise alike.
+_SPACES = {"\u200c": " ", "\u00a0": " "}
+_DROP = (
+    "\u0640"  # tatweel
+    "\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
+)
+_TABLE = str.maketrans(_LETTERS | _DIGITS | _SPACES | dict.fromkeys(_DROP, ""))
+_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06ed]")
+_WS = re.compile(r"\s+")
+_TOKEN = re.compile(r"\w+")
+# Arabic's definite article and the particles glued before it; stripping them lets "الاتفاقية"
+# match "اتفاقية" and "بالاتفاقية". Only applied when a real stem (3+ letters) remains.
+_AR_PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال")
+
+
+def normalize(text: str) -> str:
+    """Fold letter variants, digits, marks and case so equal words compare equal."""
+    text = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    text = _DIACRITICS.sub("", text)
+    return _WS.sub(" ", text).strip().casefold()
+
+
+def light_stem(token: str) -> str:
+    """Strip Arabic article prefixes; other tokens pass through unchanged."""
+    for prefix in _AR_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
+            return token[len(prefix):]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    """Normalised, lightly stemmed word tokens: the vocabulary of the lexical index."""
+    return [light_stem(t) for t in _TOKEN.findall(normalize(text))]
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """Whether ``needle`` occurs in ``haystack`` once both are normalised.
+
+    Spaces are ignored on a second try because Persian writers vary between a space, a ZWNJ and
+    nothing at all inside one word ("می کند", "می‌کند", "میکند").
+    """
+    h, n = normalize(haystack), normalize(needle)
+    if not n:
+        return False
+    return n in h or n.replace(" ", "") in h.replace(" ", "")
+
+
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
+_PERSIAN_ONLY = re.compile("[پچژگکی]")
+_ARABIC_ONLY = re.compile("[ةيكى]")
+
+
+def script(text: str) -> str:
+    """The dominant script, ``arabic`` or ``latin`` (``other`` when neither has letters)."""
+    arabic, latin = len(_ARABIC_SCRIPT.findall(text)), len(_LATIN.findall(text))
+    if not arabic and not latin:
+        return "other"
+    return "arabic" if arabic >= latin else "latin"
+
+
+def detect_lang(text: str) -> str:
+    """A cheap language guess (``ar``, ``fa``, ``en`` or ``und``) from script and letters."""
+    kind = script(text)
+    if kind == "latin":
+        return "en"
+    if kind == "other":
+        return "und"
+    persian, arabic = len(_PERSIAN_ONLY.findall(text)), len(_ARABIC_ONLY.findall(text))
+    return "fa" if persian > arabic else "ar"

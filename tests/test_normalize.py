@@ -1,0 +1,49 @@
+from retrieval.normalize import contains, detect_lang, light_stem, normalize, script, tokens
+
+
+def test_letter_variants_fold_together():
+    assert normalize("كيم") == normalize("کیم")
+    assert normalize("مصطفى") == normalize("مصطفي") == normalize("مصطفی")
+    assert normalize("أحمد") == normalize("إحمد") == normalize("آحمد") == normalize("احمد")
+    assert normalize("مدرسة") == normalize("مدرسه")
+    assert normalize("مؤتمر") == normalize("موتمر")
+    assert normalize("رئيس") == normalize("رييس")
+
+
+def test_marks_are_removed():
+    assert normalize("مُحَمَّدٌ") == "محمد"
+    assert normalize("كـــبير") == "كبير"
+    assert normalize("\u200fسلام\u200e") == "سلام"
+
+
+def test_zwnj_is_a_word_break():
+    assert normalize("می\u200cکند") == "می کند".replace("ی", "ي").replace("ک", "ك")
+
+
+def test_digits_become_ascii():
+    assert normalize("٢٠٢٤ و ۱۴۰۳") == "2024 و 1403"
+
+
+def test_tokens_stem_arabic_article():
+    assert light_stem("الاتفاقية") == "اتفاقية"
+    assert light_stem("بالاتفاقية") == "اتفاقية"
+    assert light_stem("الم") == "الم"  # too short to hold a stem
+    assert "اتفاقيه" in tokens("بالاتفاقيّة")
+
+
+def test_contains_is_normalised_and_space_tolerant():
+    assert contains("وقع في عام ١٩٥٣ الحرب", "1953")
+    assert contains("رئيس جمهور روسیه", "روسيه")
+    assert contains("موفق\u200cترین تیم", "موفق ترین")
+    assert contains("موفقترین تیم", "موفق ترین")
+    assert not contains("موسكو", "")
+    assert not contains("موسكو", "كييف")
+
+
+def test_script_and_language():
+    assert script("Hello world") == "latin"
+    assert script("مرحبا") == "arabic"
+    assert detect_lang("پوتین گفت که این پیمان چیز جدیدی نیست") == "fa"
+    assert detect_lang("قال الرئيس الروسي إن المعاهدة جديدة") == "ar"
+    assert detect_lang("The port reopened") == "en"
+    assert detect_lang("1234") == "und"

@@ -56,7 +56,7 @@ def _user_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
 
 
-def _service(settings: Settings, mode: str | None = None):  # noqa: ANN202
+def _service(settings: Settings, mode: str | None = None):
     from bot.service import AnswerService
     from embeddings.registry import get_embedder
     from retrieval.index import IndexDir
@@ -143,3 +143,48 @@ def chat(settings: Settings) -> None:
     service = _service(settings)
     service.generation()  # fail now, with the fix, if there is no usable index
     chat_mod.run(service, settings.index_dir.parent / "history", out=click.echo)
+
+
+@main.command(name="eval")
+@_common
+@click.argument("set_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--questions", default=None, help="Question file (in SET_DIR or a path).")
+@click.option("--variant", default="hybrid", show_default=True,
+              help="Retrieval/answer variant: hybrid, dense, lexical, hybrid-1sent.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str,
+          as_json: bool) -> None:
+    """Score retrieval and answers on the question set in SET_DIR."""
+    from bot import evaluate
+    from bot.progress import progress_bar
+    from bot.service import AnswerService
+    from embeddings.registry import get_embedder
+    from retrieval.chunking import Chunker
+
+    if variant not in evaluate.VARIANTS:
+        raise click.ClickException(
+            f"Invalid variant: {variant!r}. Choose from {', '.join(evaluate.VARIANTS)}."
+        )
+    search_options, answer_options = evaluate.VARIANTS[variant]
+    embedder = get_embedder(settings.embedder)
+    try:
+        files = evaluate.question_files(set_dir, questions)
+        with progress_bar("Indexing the eval corpus") as update:
+            index_dir = evaluate.cached_index(
+                set_dir, settings.index_dir.parent / "eval", embedder,
+                Chunker(settings.chunk_chars, settings.chunk_overlap), update)
+        qs = [q for f in files for q in evaluate.load_questions(f)]
+    except evaluate.EvalSetError as exc:
+        raise click.ClickException(str(exc)) from None
+    service = AnswerService(index_dir, embedder, search_options=search_options,
+                            answer_options=answer_options,
+                            max_question_chars=settings.max_question_chars)
+    rows = evaluate.evaluate(service, qs)
+    if as_json:
+        payload = {"set": set_dir.name, "questions": [f.name for f in files],
+                   "variant": variant, "embedder": settings.embedder, "metrics": rows}
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    else:
+        click.echo(f"{set_dir.name} ({', '.join(f.name for f in files)}), variant {variant}, "
+                   f"embedder {settings.embedder}")
+        click.echo(evaluate.table(rows))

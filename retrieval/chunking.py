@@ -20,7 +20,7 @@ from retrieval.types import Document, Passage, Span
 _CLOSERS = "\"'”’»)\\]"
 _SENTENCE_END = re.compile(rf"[.!?؟…]+[{_CLOSERS}]*(?=\s|$)")
 _SEPARATORS = [
-    rf"(?<=[.!?؟…])\s+",
+    r"(?<=[.!?؟…])\s+",
     rf"(?<=[.!?؟…][{_CLOSERS}])\s+",
     r"(?<=[؛;])\s+",
     r"(?<=[،,])\s+",

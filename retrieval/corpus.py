@@ -52,7 +52,9 @@ _PUBLISHED = re.compile(
 )
 _URL = re.compile(r"https?://\S+")
 # "موسكو-سانا", "نيسان ـ": a place or agency name before a dash, alone on a line.
-_DATELINE = re.compile(r"^(?P<place>[^\W\d][\w\s،,]{1,30}?)\s*[-–—ـ]\s*(?P<agency>[^\W\d][\w\s]{1,30})$")
+_DATELINE = re.compile(
+    r"^(?P<place>[^\W\d][\w\s،,]{1,30}?)\s*[-–—ـ]\s*(?P<agency>[^\W\d][\w\s]{1,30})$"
+)
 _LEAD_OUTLET = re.compile(r"^\((?P<outlet>[^()]{2,40})\)\s*[-–—ـ]")
 _BULLET = re.compile(r"^[•·▪●◦\-*]\s")
 _TEASER_END = ("…", "...")
@@ -82,7 +84,9 @@ _DMY = re.compile(
     rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?:من\s+)?({_MONTH_ALT})\s*,?\s*(\d{{4}})(?!\d)",
     re.IGNORECASE,
 )
-_MDY = re.compile(rf"({_MONTH_ALT})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(\d{{4}})(?!\d)", re.IGNORECASE)
+_MDY = re.compile(
+    rf"({_MONTH_ALT})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(\d{{4}})(?!\d)", re.IGNORECASE
+)
 
 _HEADER_LINES = 4
 _PARAGRAPH_WORDS = 6

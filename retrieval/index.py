@@ -142,8 +142,7 @@ class IndexDir:
     def lock(self) -> Iterator[None]:
         """Hold the single-writer lock; a second writer fails at once with who holds it."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fh = open(self.root / _LOCK, "a+", encoding="utf-8")
-        try:
+        with open(self.root / _LOCK, "a+", encoding="utf-8") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -158,8 +157,6 @@ class IndexDir:
             fh.write(f"pid {os.getpid()}")
             fh.flush()
             yield
-        finally:
-            fh.close()
 
     def next_number(self) -> int:
         numbers = [int(p.name[len(_PREFIX):].split(".")[0]) for p in self.root.glob(_PREFIX + "*")

@@ -235,8 +235,9 @@ class Indexer:
                 report.updated += 1
             else:
                 report.added += 1
+            sentences = np.array(sentence_rows, dtype=np.float32).reshape(-1, self.embedder.dim)
             store.add_document(item.doc, item.state, item.passages, np.array(passage_rows),
-                               np.array(sentence_rows, dtype=np.float32).reshape(-1, self.embedder.dim))
+                               sentences)
             report.embedded_passages += len(item.passages)
 
 

@@ -17,7 +17,8 @@ _LETTERS = {
     "ة": "ه", "ۀ": "ه", "ە": "ه",
     "ؤ": "و",
 }
-_DIGITS = {chr(0x0660 + i): str(i) for i in range(10)} | {chr(0x06F0 + i): str(i) for i in range(10)}
+_DIGITS = {chr(0x0660 + i): str(i) for i in range(10)}
+_DIGITS |= {chr(0x06F0 + i): str(i) for i in range(10)}
 # ZWNJ joins Persian morphemes ("می‌کند", "موفق‌ترین") that users often type with a space:
 # mapping it to a space makes both spellings tokenise alike.
 _SPACES = {"\u200c": " ", "\u00a0": " "}

@@ -226,7 +226,9 @@ class Store:
         rows = self.db.execute(f"SELECT id, vector FROM passages WHERE id IN ({marks})", list(ids))
         return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
-    def sentences(self, passage_ids: Sequence[int], dim: int) -> list[tuple[int, int, int, np.ndarray]]:
+    def sentences(
+        self, passage_ids: Sequence[int], dim: int
+    ) -> list[tuple[int, int, int, np.ndarray]]:
         """(passage_id, start, end, vector) for every sentence of the given passages."""
         if not passage_ids:
             return []

@@ -1,4 +1,5 @@
 from conftest import SEEDS
+
 from retrieval.chunking import Chunker, sentence_spans
 from retrieval.corpus import parse
 
@@ -19,7 +20,8 @@ def test_passages_and_sentences_point_into_the_file():
 
 
 def test_sentence_boundaries_in_three_scripts():
-    text = "هل زار بوتين بيونغ يانغ؟ نعم، زارها. «این پیمان جدید نیست.» گفت. It cost 2.5 dollars. Done"
+    text = ("هل زار بوتين بيونغ يانغ؟ نعم، زارها. «این پیمان جدید نیست.» گفت. "
+            "It cost 2.5 dollars. Done")
     parts = [text[s.start:s.end] for s in sentence_spans(text, 0, len(text))]
     assert parts == ["هل زار بوتين بيونغ يانغ؟", "نعم، زارها.", "«این پیمان جدید نیست.»", "گفت.",
                      "It cost 2.5 dollars.", "Done"]

@@ -4,9 +4,9 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, SEEDS, SHARED_EVAL
 
 from bot.cli import main
-from conftest import ROOT, SEEDS, SHARED_EVAL
 from retrieval.normalize import contains
 
 SEED_QUESTIONS = SHARED_EVAL / "seeds-dev" / "questions.jsonl"
@@ -80,7 +80,8 @@ def test_ask_stdin_reports_bad_lines_and_goes_on(seeds_index):
 
 
 def test_chat_answers_piped_lines(seeds_index):
-    result = _run(["chat"], seeds_index, input="من هو السكرتير الصحفي للرئيس الروسي؟\n/sources\n/quit\nignored\n")
+    lines = "من هو السكرتير الصحفي للرئيس الروسي؟\n/sources\n/quit\nignored\n"
+    result = _run(["chat"], seeds_index, input=lines)
     assert result.exit_code == 0
     assert "بيسكوف" in result.output
     assert "004_e8a6cc70ddad2db4.txt" in result.output
@@ -94,7 +95,8 @@ def test_missing_index_is_one_clear_line(tmp_path):
 
 
 def test_unknown_embedder_is_one_clear_line(seeds_index):
-    result = CliRunner().invoke(main, ["ask", "x", "--index", str(seeds_index), "--embedder", "nope"])
+    args = ["ask", "x", "--index", str(seeds_index), "--embedder", "nope"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "choose from: e5-small-bundled" in result.output
 
 

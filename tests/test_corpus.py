@@ -1,8 +1,8 @@
 import codecs
 
 import pytest
-
 from conftest import SEEDS
+
 from retrieval.corpus import parse, parse_date
 from retrieval.decoding import UnreadableFileError, decode
 
@@ -103,7 +103,9 @@ def test_decode_encodings():
     assert decode(codecs.BOM_UTF8 + arabic.encode("utf-8")) == "\ufeff" + arabic
 
 
-@pytest.mark.parametrize("data", [b"", b"  \n", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", bytes(range(1, 32)) * 20])
+@pytest.mark.parametrize(
+    "data", [b"", b"  \n", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", bytes(range(1, 32)) * 20]
+)
 def test_decode_rejects_non_text(data):
     with pytest.raises(UnreadableFileError):
         decode(data)

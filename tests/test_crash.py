@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from conftest import ROOT, SEEDS
+
 from retrieval.chunking import sentence_spans
 
 

@@ -1,0 +1,162 @@
+"""``khabar eval``: retrieval and answer quality of a variant on a question set.
+
+A set is a directory with ``corpus/*.txt`` and ``questions*.jsonl`` lines of
+``{"id", "lang", "q", "doc", "answers", "answerable"}``. The corpus is indexed incrementally
+into a cache keyed by set and settings, so a second run only asks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bot.answer import AnswerOptions
+from bot.service import AnswerService
+from embeddings.base import Embedder
+from retrieval.chunking import Chunker
+from retrieval.index import IndexDir
+from retrieval.indexer import Indexer
+from retrieval.normalize import contains
+from retrieval.search import SearchOptions
+
+VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
+    "hybrid": (SearchOptions(mode="hybrid"), AnswerOptions()),
+    "dense": (SearchOptions(mode="dense"), AnswerOptions()),
+    "lexical": (SearchOptions(mode="lexical"), AnswerOptions()),
+    "hybrid-1sent": (SearchOptions(mode="hybrid"), AnswerOptions(max_sentences=1)),
+}
+EVAL_K = 10
+
+
+class EvalSetError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    lang: str
+    q: str
+    doc: str | None
+    answers: tuple[str, ...]
+    answerable: bool
+
+
+@dataclass
+class _Tally:
+    n: int = 0
+    doc1: int = 0
+    doc3: int = 0
+    doc10: int = 0
+    rr: float = 0.0
+    ans: int = 0
+    snip3: int = 0
+    false_abstain: int = 0
+    unanswerable: int = 0
+    abstained: int = 0
+    latencies: list[float] = field(default_factory=list)
+    embeds: list[float] = field(default_factory=list)
+
+    def row(self) -> dict[str, float | int | None]:
+        def share(x: float, n: int) -> float | None:
+            return round(x / n, 3) if n else None
+
+        def pct(values: list[float], p: int) -> float | None:
+            return round(float(np.percentile(values, p)), 1) if values else None
+
+        return {
+            "n": self.n, "doc@1": share(self.doc1, self.n), "doc@3": share(self.doc3, self.n),
+            "doc@10": share(self.doc10, self.n), "mrr@10": share(self.rr, self.n),
+            "ans@answer": share(self.ans, self.n), "ans@snip3": share(self.snip3, self.n),
+            "false_abstain": share(self.false_abstain, self.n),
+            "unanswerable": self.unanswerable,
+            "abstain": share(self.abstained, self.unanswerable),
+            "p50_ms": pct(self.latencies, 50), "p95_ms": pct(self.latencies, 95),
+            "embed_p50_ms": pct(self.embeds, 50),
+        }
+
+
+def load_questions(path: Path) -> list[Question]:
+    out = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out.append(Question(str(d["id"]), d.get("lang") or "und", d["q"], d.get("doc"),
+                                tuple(d.get("answers") or ()), bool(d["answerable"])))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise EvalSetError(f"{path}:{i}: not a question line ({exc})") from None
+    return out
+
+
+def question_files(set_dir: Path, questions: str | None) -> list[Path]:
+    if questions:
+        for candidate in (set_dir / questions, Path(questions)):
+            if candidate.is_file():
+                return [candidate]
+        raise EvalSetError(f"question file {questions} not found in {set_dir} or here")
+    files = sorted(set_dir.glob("questions*.jsonl"))
+    if not files:
+        raise EvalSetError(f"{set_dir} has no questions*.jsonl; pass --questions FILE")
+    return files
+
+
+def cached_index(set_dir: Path, cache_root: Path, embedder: Embedder, chunker: Chunker,
+                 progress: Callable[[int, int], None] | None = None) -> IndexDir:
+    corpus = set_dir / "corpus"
+    if not corpus.is_dir():
+        raise EvalSetError(f"{set_dir} has no corpus/ directory of articles")
+    key = hashlib.sha256(f"{corpus.resolve()}|{embedder.spec}|{chunker.max_chars}".encode())
+    index_dir = IndexDir(cache_root / f"{set_dir.resolve().name}-{key.hexdigest()[:12]}")
+    Indexer(index_dir, embedder, chunker).run(corpus, progress=progress)
+    return index_dir
+
+
+def evaluate(service: AnswerService, questions: Iterable[Question]) -> dict[str, dict]:
+    """Ask every question; returns metric rows keyed by ``all`` and by question language."""
+    tallies: dict[str, _Tally] = defaultdict(_Tally)
+    for q in questions:
+        started = time.perf_counter()
+        service.embedder.embed_one_query(q.q)  # the bare floor every ask pays
+        bare = (time.perf_counter() - started) * 1000
+        answer = service.ask(q.q, EVAL_K)
+        docs = [c.doc for c in answer.citations]
+        for key in ("all", q.lang):
+            t = tallies[key]
+            t.latencies.append(answer.timings_ms["total"])
+            t.embeds.append(bare)
+            if not q.answerable:
+                t.unanswerable += 1
+                t.abstained += not answer.found
+                continue
+            t.n += 1
+            rank = docs.index(q.doc) + 1 if q.doc in docs else None
+            t.doc1 += rank == 1
+            t.doc3 += rank is not None and rank <= 3
+            t.doc10 += rank is not None
+            t.rr += 1 / rank if rank else 0.0
+            t.ans += answer.found and any(contains(answer.answer, a) for a in q.answers)
+            t.snip3 += any(contains(c.snippet, a) for c in answer.citations[:3] for a in q.answers)
+            t.false_abstain += not answer.found
+    return {k: tallies[k].row() for k in sorted(tallies, key=lambda k: (k != "all", k))}
+
+
+COLUMNS = ["n", "doc@1", "doc@3", "doc@10", "mrr@10", "ans@answer", "ans@snip3",
+           "false_abstain", "unanswerable", "abstain", "p50_ms", "p95_ms", "embed_p50_ms"]
+
+
+def table(rows: dict[str, dict]) -> str:
+    header = ["lang", *COLUMNS]
+    lines = [header] + [[k] + ["-" if r[c] is None else str(r[c]) for c in COLUMNS]
+                        for k, r in rows.items()]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths, strict=True))
+                     for line in lines)

@@ -30,6 +30,9 @@ index: $(BIN)/khabar
 chat: index
 	@$(BIN)/khabar chat
 
+bot: index
+	@$(BIN)/khabar telegram
+
 test: $(VENV)/.st-installed
 	@$(BIN)/ruff check bot retrieval embeddings tests
 	@$(BIN)/python -m pytest -q

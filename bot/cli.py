@@ -188,3 +188,41 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
         click.echo(f"{set_dir.name} ({', '.join(f.name for f in files)}), variant {variant}, "
                    f"embedder {settings.embedder}")
         click.echo(evaluate.table(rows))
+
+
+_TOKEN_SHAPE = r"^\d{5,}:[A-Za-z0-9_-]{30,}$"
+
+
+@main.command()
+@_common
+def telegram(settings: Settings) -> None:
+    """Run the Telegram bot (long polling) until SIGINT/SIGTERM."""
+    import re
+
+    token = settings.telegram_bot_token.strip()
+    if not token:
+        raise click.ClickException(
+            "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put "
+            "TELEGRAM_BOT_TOKEN=<token> in .env (see .env.example)"
+        )
+    if not re.match(_TOKEN_SHAPE, token):
+        raise click.ClickException(
+            "TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<35 letters>' as given by "
+            "@BotFather"
+        )
+    from bot import logs
+    from bot.telegram_bot import build_application, make_state
+    from retrieval.chunking import Chunker
+    from retrieval.index import IndexDir
+    from retrieval.indexer import Indexer
+
+    logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level, (token,))
+    service = _service(settings)
+    service.generation()
+    indexer = Indexer(IndexDir(settings.index_dir), service.embedder,
+                      Chunker(settings.chunk_chars, settings.chunk_overlap),
+                      max_file_bytes=settings.max_file_bytes)
+    state = make_state(service, indexer, settings.seeds_dir, settings.allowed_users,
+                       settings.admins, settings.rate_limit)
+    app = build_application(token, settings.telegram_api_base_url, state)
+    app.run_polling(allowed_updates=["message", "callback_query"])

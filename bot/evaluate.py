@@ -25,6 +25,7 @@ from retrieval.index import IndexDir
 from retrieval.indexer import Indexer
 from retrieval.normalize import contains
 from retrieval.search import SearchOptions
+from retrieval.store import SCHEMA_VERSION
 
 VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
     "hybrid": (SearchOptions(mode="hybrid"), AnswerOptions()),
@@ -114,7 +115,9 @@ def cached_index(set_dir: Path, cache_root: Path, embedder: Embedder, chunker: C
     corpus = set_dir / "corpus"
     if not corpus.is_dir():
         raise EvalSetError(f"{set_dir} has no corpus/ directory of articles")
-    key = hashlib.sha256(f"{corpus.resolve()}|{embedder.spec}|{chunker.max_chars}".encode())
+    key = hashlib.sha256(
+        f"{corpus.resolve()}|{embedder.spec}|{chunker.max_chars}|{SCHEMA_VERSION}".encode()
+    )
     index_dir = IndexDir(cache_root / f"{set_dir.resolve().name}-{key.hexdigest()[:12]}")
     Indexer(index_dir, embedder, chunker).run(corpus, progress=progress)
     return index_dir

@@ -16,7 +16,7 @@ import numpy as np
 
 from bot.answer import AnswerOptions, compose
 from embeddings.base import Embedder
-from retrieval.index import Generation, IndexDir
+from retrieval.index import Generation, IndexDir, LiveIndex
 from retrieval.search import SearchOptions, search
 from retrieval.types import Answer
 
@@ -53,20 +53,12 @@ class AnswerService:
         # One SQLite connection per generation is shared by the bot's worker threads; reads are
         # a few milliseconds, so serialising them costs nothing while embedding runs in parallel.
         self._read_lock = threading.Lock()
-        self._generation: Generation | None = None
-        self._stamp: tuple[int, int] | None = None
+        self.live = LiveIndex(index_dir, embedder.spec)
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def generation(self) -> Generation:
         """The live generation, reopened if a newer one was published since the last call."""
-        with self._lock:
-            stamp = self.index_dir.current_stamp()
-            if self._generation is None or stamp != self._stamp:
-                fresh = self.index_dir.open(self.embedder.spec)
-                # The old generation is not closed here: a question running in another thread
-                # may still read it. Its SQLite handle is released when it is collected.
-                self._generation, self._stamp = fresh, stamp
-            return self._generation
+        return self.live.current()
 
     def validate(self, question: str) -> str:
         q = question.strip()

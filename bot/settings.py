@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from embeddings.registry import DEFAULT_EMBEDDER
@@ -15,7 +15,8 @@ from embeddings.registry import DEFAULT_EMBEDDER
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="KHABAR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="KHABAR_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        populate_by_name=True,
     )
 
     seeds_dir: Path = Path("seeds")
@@ -28,3 +29,13 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(20_000_000, ge=1)
     max_question_chars: int = Field(1000, ge=1)
     log_level: str = "WARNING"
+
+    telegram_bot_token: str = Field("", validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"))
+    telegram_api_base_url: str = Field(
+        "https://api.telegram.org/bot", validation_alias=AliasChoices("TELEGRAM_API_BASE_URL")
+    )
+    # Comma-separated user ids or @usernames; empty means everyone may ask.
+    allowed_users: str = ""
+    admins: str = ""
+    # Questions per user per minute; 0 disables the limit.
+    rate_limit: int = Field(10, ge=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,10 @@ class BundledE5(Embedder):
     def __init__(self, spec: str = "e5-small-bundled") -> None:
         super().__init__(spec)
         self._model: Any = None
+        # The engine already spreads one call over every core with OpenMP; concurrent calls
+        # from the bot's worker threads would only oversubscribe the cores (spinning OpenMP
+        # teams fight each other), so calls are serialised.
+        self._lock = threading.Lock()
 
     @property
     def model(self) -> Any:
@@ -35,7 +40,11 @@ class BundledE5(Embedder):
         return 384
 
     def embed_batch(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
-        return self.model.encode(list(texts), is_query=query)
+        model = self.model
+        with self._lock:
+            return model.encode(list(texts), is_query=query)
 
     def token_count(self, text: str) -> int:
-        return self.model.token_count(text)
+        model = self.model
+        with self._lock:
+            return model.token_count(text)

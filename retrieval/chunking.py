@@ -49,6 +49,42 @@ def _append_stripped(spans: list[Span], text: str, start: int, end: int) -> None
         spans.append(Span(start + lead, start + lead + len(stripped)))
 
 
+# Blocks shorter than this (headlines, datelines, captions) are not passages of their own: a
+# three-word line matches queries on surface form alone and crowds out the paragraph that holds
+# the answer. They join the block that follows them when nothing but whitespace lies between.
+SHORT_BLOCK = 200
+
+
+def merge_short_blocks(text: str, blocks: tuple[Span, ...]) -> list[Span]:
+    merged: list[Span] = []
+    pending: Span | None = None
+    for block in blocks:
+        if pending is not None:
+            if text[pending.end:block.start].strip():
+                merged.append(pending)
+            else:
+                block = Span(pending.start, block.end)
+            pending = None
+        if block.end - block.start < SHORT_BLOCK:
+            pending = block
+        else:
+            merged.append(block)
+    if pending is not None:
+        merged.append(pending)
+    return merged
+
+
+def embedding_text(passage: Passage, title: str | None) -> str:
+    """What is embedded for a passage: its text, headed by the article title.
+
+    The title gives every passage the article's topic, which a paragraph deep in the article
+    often never names; it is context for the vector only, never part of offsets or snippets.
+    """
+    if title and title not in passage.text:
+        return f"{title}\n{passage.text}"
+    return passage.text
+
+
 class Chunker:
     """Cuts documents into passages of at most ``max_chars`` characters."""
 
@@ -68,7 +104,11 @@ class Chunker:
 
     def passages(self, doc: Document) -> Iterator[Passage]:
         ordinal = 0
-        for block in doc.blocks:
+        blocks = merge_short_blocks(doc.text, doc.blocks)
+        if len(blocks) > 1:
+            # A headline standing alone is carried by every passage's embedding text instead.
+            blocks = [b for b in blocks if doc.text[b.start:b.end] != doc.title]
+        for block in blocks:
             for span in self._block_chunks(doc.text, block):
                 yield Passage(
                     doc=doc.path,

@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -200,6 +201,30 @@ class IndexDir:
         for p in finished[:-keep]:
             if p.name != current:
                 shutil.rmtree(p, ignore_errors=True)
+
+
+class LiveIndex:
+    """The current generation for a serving process, switched between questions.
+
+    A stat of CURRENT per question is the whole cost of noticing a new generation. The old
+    generation is not closed on switch: a question running in another thread may still read
+    it, and its SQLite handle goes when the last reference does.
+    """
+
+    def __init__(self, index_dir: IndexDir, embedder_spec: str) -> None:
+        self.index_dir = index_dir
+        self.embedder_spec = embedder_spec
+        self._lock = threading.Lock()
+        self._generation: Generation | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    def current(self) -> Generation:
+        with self._lock:
+            stamp = self.index_dir.current_stamp()
+            if self._generation is None or stamp != self._stamp:
+                self._generation = self.index_dir.open(self.embedder_spec)
+                self._stamp = stamp
+            return self._generation
 
 
 def check_compatible(manifest: Manifest, root: Path, embedder_spec: str, dim: int | None) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.base import Embedder
-from retrieval.chunking import Chunker
+from retrieval.chunking import Chunker, embedding_text
 from retrieval.corpus import parse
 from retrieval.decoding import UnreadableFileError, decode
 from retrieval.index import IndexDir, Manifest, check_compatible
@@ -213,7 +213,7 @@ class Indexer:
         texts: list[str] = []
         for item in batch:
             for p in item.passages:
-                texts.append(p.text)
+                texts.append(embedding_text(p, item.doc.title))
                 if _extra_sentences(p):
                     texts.extend(item.doc.text[s.start:s.end] for s in p.sentences)
         vectors = self.embedder.embed(texts, query=False)

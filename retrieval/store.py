@@ -20,7 +20,7 @@ import numpy as np
 from retrieval.normalize import tokens
 from retrieval.types import Document, Passage
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (

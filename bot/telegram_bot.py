@@ -1,0 +1,383 @@
+"""The Telegram front end: handlers that call the shared answer service and format its result.
+
+Embedding and search run in worker threads (``asyncio.to_thread``) and updates are processed
+concurrently, so one slow question never holds up another chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+    User,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.service import AnswerService, QuestionError
+from bot.telegram_format import answer_blocks, pack, passage_html, text, ui_lang
+from retrieval.indexer import Indexer
+from retrieval.store import DocMeta
+
+log = logging.getLogger("khabar.telegram")
+SOURCES_PAGE = 10
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass
+class Access:
+    """Who may ask, who may administer, and how often."""
+
+    allowed: frozenset[str] = frozenset()
+    admins: frozenset[str] = frozenset()
+    per_minute: int = 0
+    _recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _refused: set[int] = field(default_factory=set)
+
+    @staticmethod
+    def parse(value: str) -> frozenset[str]:
+        return frozenset(p.strip().lstrip("@").lower() for p in value.split(",") if p.strip())
+
+    @staticmethod
+    def _keys(user: User) -> set[str]:
+        keys = {str(user.id)}
+        if user.username:
+            keys.add(user.username.lower())
+        return keys
+
+    def allows(self, user: User) -> bool:
+        return not self.allowed or bool(self._keys(user) & (self.allowed | self.admins))
+
+    def is_admin(self, user: User) -> bool:
+        return bool(self._keys(user) & self.admins)
+
+    def first_refusal(self, user_id: int) -> bool:
+        """True once per user: a stranger is told their id once, then ignored."""
+        if user_id in self._refused:
+            return False
+        self._refused.add(user_id)
+        return True
+
+    def retry_after(self, user_id: int, now: float | None = None) -> int:
+        """Seconds until this user may ask again (0: now, and the question is counted)."""
+        if self.per_minute <= 0:
+            return 0
+        now = time.monotonic() if now is None else now
+        window = self._recent[user_id]
+        while window and now - window[0] >= 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            return max(1, int(60 - (now - window[0])) + 1)
+        window.append(now)
+        return 0
+
+
+@dataclass
+class BotState:
+    service: AnswerService
+    access: Access
+    seeds_dir: object
+    indexer: Indexer | None = None
+    username: str = ""
+
+
+def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
+    return context.application.bot_data["khabar"]
+
+
+def _lang(update: Update) -> str:
+    return ui_lang(update.effective_user.language_code if update.effective_user else None)
+
+
+async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Apply the allowlist; strangers get their id once and are ignored after that."""
+    state = _state(context)
+    user = update.effective_user
+    if user is None:
+        return False
+    if state.access.allows(user):
+        return True
+    if state.access.first_refusal(user.id) and update.effective_message:
+        await update.effective_message.reply_text(text("denied", _lang(update), uid=user.id))
+    log.info("event=refused user_id=%s", user.id)
+    return False
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Say what the bot knows and how to ask."""
+    if not await _gate(update, context):
+        return
+    state = _state(context)
+    docs = await asyncio.to_thread(_documents, state.service)
+    langs = ", ".join(sorted({d.lang for d in docs if d.lang})) or "-"
+    latest = max((d.date for d in docs if d.date), default="-")
+    await update.effective_message.reply_text(
+        text("help", _lang(update), docs=len(docs), langs=langs, latest=latest)
+    )
+
+
+def _documents(service: AnswerService) -> list[DocMeta]:
+    return service.generation().store.documents()
+
+
+async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the indexed articles, a page at a time."""
+    if not await _gate(update, context):
+        return
+    await _send_sources(update.effective_message, _state(context), 0, edit=False)
+
+
+async def _send_sources(message: Message, state: BotState, page: int, *, edit: bool) -> None:
+    docs = await asyncio.to_thread(_documents, state.service)
+    pages = max(1, -(-len(docs) // SOURCES_PAGE))
+    page = min(max(page, 0), pages - 1)
+    lines = [f"<b>{len(docs)}</b> articles — {page + 1}/{pages}"]
+    for i, d in enumerate(docs[page * SOURCES_PAGE:(page + 1) * SOURCES_PAGE],
+                          start=page * SOURCES_PAGE + 1):
+        meta = " · ".join(x for x in (d.outlet, d.date) if x)
+        title = html.escape(d.title or d.path, quote=False)
+        lines.append(f"{i}. {title}" + (f" — {html.escape(meta, quote=False)}" if meta else ""))
+    buttons = []
+    if page > 0:
+        buttons.append(InlineKeyboardButton("◀", callback_data=f"s:{page - 1}"))
+    if page < pages - 1:
+        buttons.append(InlineKeyboardButton("▶", callback_data=f"s:{page + 1}"))
+    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    body = "\n".join(lines)
+    if edit:
+        await message.edit_text(body, parse_mode=ParseMode.HTML, reply_markup=markup)
+    else:
+        await message.reply_text(body, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show index and serving statistics (admins)."""
+    if not await _gate(update, context):
+        return
+    state = _state(context)
+    if not state.access.is_admin(update.effective_user):
+        await update.effective_message.reply_text(text("admin_only", _lang(update)))
+        return
+    gen = await asyncio.to_thread(state.service.generation)
+    m = gen.manifest
+    age = time.time() - m.created
+    p50 = state.service.stats.p50()
+    await update.effective_message.reply_text(
+        f"documents: {m.documents}\npassages: {m.passages}\ngeneration: {gen.name} "
+        f"({age / 60:.0f} min old)\nembedder: {m.embedder}\nquestions served: "
+        f"{state.service.stats.questions}\np50 latency: "
+        + (f"{p50:.0f} ms" if p50 is not None else "-")
+    )
+
+
+async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Run the incremental index in the background and report its summary (admins)."""
+    if not await _gate(update, context):
+        return
+    state = _state(context)
+    if not state.access.is_admin(update.effective_user) or state.indexer is None:
+        await update.effective_message.reply_text(text("admin_only", _lang(update)))
+        return
+    message = update.effective_message
+    await message.reply_text("Reindexing…")
+
+    async def work() -> None:
+        try:
+            report = await asyncio.to_thread(state.indexer.run, state.seeds_dir)
+        except Exception as exc:
+            log.warning("event=reindex_failed error=%s", exc)
+            await message.reply_text(f"Reindex failed: {exc}")
+            return
+        summary = report.summary()
+        if report.skipped:
+            summary += "\n" + "\n".join(f"skipped {s.path}: {s.reason}" for s in report.skipped)
+        await message.reply_text(summary)
+
+    context.application.create_task(work(), update=update)
+
+
+def _question_from(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The question in a message, or None if the bot was not addressed (groups)."""
+    message = update.effective_message
+    raw = message.text or ""
+    if message.chat.type == ChatType.PRIVATE:
+        return raw
+    username = _state(context).username.lower()
+    mention = f"@{username}"
+    if username and mention in raw.lower():
+        start = raw.lower().index(mention)
+        return raw[:start] + raw[start + len(mention):]
+    reply = message.reply_to_message
+    if reply and reply.from_user and reply.from_user.id == context.bot.id:
+        return raw
+    return None
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer /ask <question> (works in groups with privacy mode on)."""
+    if not await _gate(update, context):
+        return
+    await _answer(update, context, " ".join(context.args or []))
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a plain text message; in groups only when addressed."""
+    question = _question_from(update, context)
+    if question is None or not await _gate(update, context):
+        return
+    await _answer(update, context, question)
+
+
+async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    state = _state(context)
+    message = update.effective_message
+    lang = _lang(update)
+    q = question.strip()
+    if not q:
+        await message.reply_text(text("empty", lang))
+        return
+    limit = state.service.max_question_chars
+    if len(q) > limit:
+        await message.reply_text(text("too_long", lang, n=len(q), limit=limit))
+        return
+    wait = state.access.retry_after(update.effective_user.id)
+    if wait:
+        await message.reply_text(text("rate", lang, s=wait))
+        return
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    try:
+        answer = await asyncio.to_thread(state.service.ask, q)
+    except QuestionError:
+        await message.reply_text(text("empty", lang))
+        return
+    parts = pack(answer_blocks(answer))
+    buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
+               for c in answer.citations]
+    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    for i, part in enumerate(parts):
+        await message.reply_text(
+            part, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
+            reply_markup=markup if i == len(parts) - 1 else None,
+        )
+    log.info("event=answered user_id=%s found=%s total_ms=%.0f", update.effective_user.id,
+             answer.found, answer.timings_ms["total"])
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show a citation's full passage, or another page of /sources."""
+    query = update.callback_query
+    if not await _gate(update, context):
+        await query.answer()
+        return
+    state = _state(context)
+    kind, _, value = (query.data or "").partition(":")
+    await query.answer()
+    if kind == "s" and value.isdigit():
+        await _send_sources(query.message, state, int(value), edit=True)
+        return
+    if kind != "p" or not value.isdigit():
+        return
+    found = await asyncio.to_thread(_passage, state.service, int(value))
+    if found is None:
+        await query.message.reply_text(text("gone", _lang(update)))
+        return
+    for part in pack([passage_html(*found)]):
+        await query.message.reply_text(part, parse_mode=ParseMode.HTML,
+                                       link_preview_options=_NO_PREVIEW)
+
+
+def _passage(service: AnswerService, passage_id: int) -> tuple | None:
+    p = service.generation().store.passages([passage_id]).get(passage_id)
+    if p is None:
+        return None
+    return p.doc.title, p.doc.path, p.doc.outlet, p.doc.date, p.doc.url, p.text
+
+
+async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explain, in private chats, that only text questions are understood."""
+    message = update.effective_message
+    if message is None or message.chat.type != ChatType.PRIVATE:
+        return
+    if not await _gate(update, context):
+        return
+    await message.reply_text(text("non_text", _lang(update)))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure, then tell the user something useful."""
+    log.error("event=handler_error", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message:
+        try:
+            await update.effective_message.reply_text(text("error", _lang(update)))
+        except Exception:  # the error may be that Telegram is unreachable
+            log.warning("event=error_reply_failed")
+
+
+COMMANDS = [
+    ("ask", "Ask a question about the articles"),
+    ("sources", "List the indexed articles"),
+    ("help", "What I know and how to ask"),
+    ("stats", "Index and usage statistics (admins)"),
+    ("reindex", "Index new or changed articles (admins)"),
+]
+
+
+async def _post_init(app: Application) -> None:
+    # initialize() has already called getMe; the username is what group mentions are matched on.
+    app.bot_data["khabar"].username = app.bot.username or ""
+    await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+    log.info("event=started bot=%s", app.bot.username)
+
+
+def build_application(token: str, base_url: str, state: BotState) -> Application:
+    """The PTB application with every handler registered; the caller starts it."""
+    app = (
+        Application.builder()
+        .token(token)
+        .base_url(base_url)
+        .concurrent_updates(32)
+        .connection_pool_size(64)
+        .post_init(_post_init)
+        .build()
+    )
+    app.bot_data["khabar"] = state
+    app.add_handler(CommandHandler(["start", "help"], help_command))
+    app.add_handler(CommandHandler("sources", sources_command))
+    app.add_handler(CommandHandler("stats", stats_command))
+    app.add_handler(CommandHandler("reindex", reindex_command))
+    app.add_handler(CommandHandler("ask", ask_command))
+    app.add_handler(CallbackQueryHandler(on_button))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
+    app.add_handler(MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+                                   on_other))
+    app.add_error_handler(on_error)
+    return app
+
+
+def make_state(service: AnswerService, indexer: Indexer | None, seeds_dir: object,
+               allowed: str, admins: str, per_minute: int) -> BotState:
+    return BotState(
+        service=service,
+        access=Access(Access.parse(allowed), Access.parse(admins), per_minute),
+        seeds_dir=seeds_dir,
+        indexer=indexer,
+    )
+

@@ -1,0 +1,189 @@
+"""Telegram HTML for answers: escaped corpus text, bidi-safe paragraphs, 4096-char parts.
+
+Every piece of article text is passed through ``html.escape``: a seed containing ``<b>``, ``&``
+or ``</blockquote>`` must render as text, never as markup. Each paragraph starts with a strong
+direction mark of its own language (RLM for Arabic script, LRM for Latin), so a Persian answer
+followed by English metadata keeps its right-to-left layout and ``[1]`` stays where it belongs.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from retrieval.normalize import script
+from retrieval.types import Answer, Citation
+
+MAX_MESSAGE = 4096
+RLM, LRM = "\u200f", "\u200e"
+
+TEXTS: dict[str, dict[str, str]] = {
+    "help": {
+        "en": ("I answer questions about {docs} news articles ({langs}; newest from {latest}).\n"
+               "Just send a question in Arabic, Persian or English. In groups, mention me or use "
+               "/ask <question>.\n/sources lists the articles."),
+        "ar": ("أجيب عن أسئلة حول {docs} مقالاً إخبارياً ({langs}؛ أحدثها بتاريخ {latest}).\n"
+               "أرسل سؤالك بالعربية أو الفارسية أو الإنجليزية. في المجموعات، اذكرني أو استخدم "
+               "‎/ask‎ مع السؤال.\n‎/sources‎ يعرض قائمة المقالات."),
+        "fa": ("به پرسش‌ها درباره {docs} مقاله خبری پاسخ می‌دهم ({langs}؛ تازه‌ترین: {latest}).\n"
+               "پرسش خود را به فارسی، عربی یا انگلیسی بفرستید. در گروه‌ها مرا نام ببرید یا از "
+               "‎/ask‎ استفاده کنید.\n‎/sources‎ فهرست مقاله‌ها را نشان می‌دهد."),
+    },
+    "non_text": {
+        "en": "I can only read text. Please type your question.",
+        "ar": "أستطيع قراءة النصوص فقط. اكتب سؤالك من فضلك.",
+        "fa": "فقط می‌توانم متن بخوانم. لطفاً پرسش خود را بنویسید.",
+    },
+    "empty": {
+        "en": "Please send a question, e.g. /ask Who signed the treaty?",
+        "ar": "أرسل سؤالاً، مثلاً: ‎/ask‎ من وقع المعاهدة؟",
+        "fa": "یک پرسش بفرستید، مثلاً: ‎/ask‎ چه کسی پیمان را امضا کرد؟",
+    },
+    "too_long": {
+        "en": "Your question is {n} characters long; the limit is {limit}. Please ask it shorter.",
+        "ar": "سؤالك طوله {n} حرفاً والحد الأقصى {limit}. اختصره من فضلك.",
+        "fa": "پرسش شما {n} نویسه است و حداکثر {limit} است. لطفاً کوتاه‌ترش کنید.",
+    },
+    "denied": {
+        "en": "Sorry, this bot is private. Your user id is {uid}: send it to an admin for access.",
+        "ar": "عذراً، هذا البوت خاص. رقم المستخدم الخاص بك هو {uid}: أرسله إلى المسؤول.",
+        "fa": "متأسفم، این ربات خصوصی است. شناسه کاربری شما {uid} است؛ آن را برای مدیر بفرستید.",
+    },
+    "rate": {
+        "en": "You are asking too fast. Please try again in {s} seconds.",
+        "ar": "أنت ترسل الأسئلة بسرعة كبيرة. حاول مجدداً بعد {s} ثانية.",
+        "fa": "خیلی سریع می‌پرسید. لطفاً {s} ثانیه دیگر دوباره امتحان کنید.",
+    },
+    "admin_only": {
+        "en": "Sorry, only admins can do that.",
+        "ar": "عذراً، هذا الأمر للمسؤولين فقط.",
+        "fa": "متأسفم، این فرمان فقط برای مدیران است.",
+    },
+    "error": {
+        "en": "Something went wrong while answering. Please try again.",
+        "ar": "حدث خطأ أثناء الإجابة. حاول مرة أخرى من فضلك.",
+        "fa": "هنگام پاسخ‌دادن خطایی رخ داد. لطفاً دوباره امتحان کنید.",
+    },
+    "gone": {
+        "en": "That passage is no longer in the index (the articles were updated).",
+        "ar": "هذا المقطع لم يعد في الفهرس (تم تحديث المقالات).",
+        "fa": "این بخش دیگر در نمایه نیست (مقاله‌ها به‌روز شده‌اند).",
+    },
+}
+
+
+def text(key: str, lang: str, **values: object) -> str:
+    table = TEXTS[key]
+    return table.get(lang, table["en"]).format(**values)
+
+
+def ui_lang(code: str | None) -> str:
+    """Telegram's ``language_code`` (e.g. ``fa-IR``) to one of our UI languages."""
+    base = (code or "en").split("-")[0].lower()
+    return base if base in ("ar", "fa") else "en"
+
+
+def mark(plain: str) -> str:
+    """The direction mark a paragraph of ``plain`` text should start with."""
+    return RLM if script(plain) == "arabic" else LRM
+
+
+def _e(value: str) -> str:
+    return html.escape(value, quote=False)
+
+
+def citation_header(c: Citation) -> str:
+    title = c.title or c.doc
+    meta = " · ".join(x for x in (c.outlet, c.date) if x)
+    line = f"[{c.n}] <b>{_e(title)}</b>" + (f" — {_e(meta)}" if meta else "")
+    return mark(title) + line + f"\n{LRM}<code>{_e(c.doc)}</code>"
+
+
+def answer_blocks(answer: Answer) -> list[str]:
+    """Self-contained HTML blocks: the answer, then one block per citation."""
+    blocks = [mark(answer.answer) + _e(answer.answer)]
+    for c in answer.citations:
+        quote = mark(c.snippet) + _e(c.snippet)
+        blocks.append(citation_header(c) + f"\n<blockquote expandable>{quote}</blockquote>")
+    return blocks
+
+
+def passage_html(title: str | None, doc: str, outlet: str | None, date: str | None,
+                 url: str | None, passage: str) -> str:
+    meta = " · ".join(x for x in (outlet, date) if x)
+    head = mark(title or doc) + f"<b>{_e(title or doc)}</b>"
+    if meta:
+        head += f"\n{mark(meta)}{_e(meta)}"
+    if url:
+        head += f"\n{LRM}{_e(url)}"
+    head += f"\n{LRM}<code>{_e(doc)}</code>"
+    return head + f"\n\n{mark(passage)}{_e(passage)}"
+
+
+def pack(blocks: list[str], limit: int = MAX_MESSAGE) -> list[str]:
+    """Join blocks into messages of at most ``limit`` characters, each valid HTML on its own."""
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        for piece in _fit(block, limit):
+            joined = f"{current}\n\n{piece}" if current else piece
+            if len(joined) <= limit:
+                current = joined
+            else:
+                messages.append(current)
+                current = piece
+    if current:
+        messages.append(current)
+    return messages
+
+
+_TAG = re.compile(r"<(/?)([a-z]+)[^>]*>")
+
+
+def _fit(block: str, limit: int) -> list[str]:
+    """Split one over-long block at sentence or word boundaries, re-opening open tags."""
+    if len(block) <= limit:
+        return [block]
+    pieces: list[str] = []
+    rest = block
+    budget = limit - 64  # room for the tags re-opened and closed around each piece
+    while len(rest) > limit:
+        cut = _boundary(rest, budget)
+        head, rest = rest[:cut], rest[cut:].lstrip()
+        open_tags = _open_tags(head)
+        closing = "".join(f"</{name}>" for name, _ in reversed(open_tags))
+        pieces.append(head + closing)
+        rest = "".join(tag for _, tag in open_tags) + rest
+    pieces.append(rest)
+    return pieces
+
+
+def _boundary(s: str, budget: int) -> int:
+    """A cut point <= budget after a sentence end, else a space, never inside a tag or entity."""
+    window = s[:budget]
+    for pattern in (r"[.!?؟…]\s", r"\s"):
+        found = [m.end() for m in re.finditer(pattern, window)]
+        found = [i for i in found if _safe(s, i)]
+        if found and found[-1] > budget // 2:
+            return found[-1]
+    i = budget
+    while i > 0 and not _safe(s, i):
+        i -= 1
+    return i or budget
+
+
+def _safe(s: str, i: int) -> bool:
+    last_lt, last_gt = s.rfind("<", 0, i), s.rfind(">", 0, i)
+    last_amp, last_semi = s.rfind("&", 0, i), s.rfind(";", 0, i)
+    return last_lt <= last_gt and (last_amp <= last_semi or i - last_amp > 10)
+
+
+def _open_tags(s: str) -> list[tuple[str, str]]:
+    stack: list[tuple[str, str]] = []
+    for m in _TAG.finditer(s):
+        if m.group(1):
+            if stack and stack[-1][0] == m.group(2):
+                stack.pop()
+        else:
+            stack.append((m.group(2), m.group(0)))
+    return stack

@@ -1,0 +1,158 @@
+"""A small fake of the Telegram Bot API on 127.0.0.1, for driving the real PTB stack.
+
+It serves ``POST /bot<token>/<method>``, long-polls ``getUpdates`` like Telegram does (hold the
+request until an update arrives or ``timeout`` passes, drop updates below ``offset``) and
+records every call so tests can assert on what a user would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Khabar", "username": "khabar_test_bot",
+            "can_join_groups": True, "can_read_all_group_messages": False,
+            "supports_inline_queries": False}
+
+
+class FakeBotAPI:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[tuple[str, dict[str, Any], float]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.pushed_at: dict[int, float] = {}
+        self._ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    # --- what tests call -----------------------------------------------------------------
+
+    async def push(self, update: dict[str, Any]) -> int:
+        update_id = next(self._ids)
+        update["update_id"] = update_id
+        self.pushed_at[update_id] = time.monotonic()
+        async with self._changed:
+            self.updates.append(update)
+            self._changed.notify_all()
+        return update_id
+
+    def message(self, text: str | None, *, user_id: int = 7, chat_id: int | None = None,
+                chat_type: str = "private", username: str | None = "reader",
+                lang: str = "en", reply_to: dict | None = None, **extra: Any) -> dict:
+        user = {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": lang}
+        if username:
+            user["username"] = username
+        chat = {"id": chat_id if chat_id is not None else user_id, "type": chat_type}
+        if chat_type != "private":
+            chat["title"] = "Newsroom"
+        msg: dict[str, Any] = {"message_id": next(self._message_ids), "date": int(time.time()),
+                               "chat": chat, "from": user, **extra}
+        if text is not None:
+            msg["text"] = text
+            if text.startswith("/"):
+                command = text.split()[0]
+                msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        if reply_to is not None:
+            msg["reply_to_message"] = reply_to
+        return {"message": msg}
+
+    def callback(self, data: str, message: dict, *, user_id: int = 7) -> dict:
+        user = {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": "en"}
+        return {"callback_query": {"id": str(next(self._ids)), "from": user, "chat_instance": "1",
+                                   "data": data, "message": message}}
+
+    def sent(self, method: str = "sendMessage", chat_id: int | None = None) -> list[dict]:
+        return [p for m, p, _ in self.calls
+                if m == method and (chat_id is None or p.get("chat_id") == chat_id)]
+
+    async def wait_for(self, predicate, timeout: float = 30.0) -> None:
+        """Wait, bounded, until ``predicate()`` holds; every recorded call re-checks it."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    # --- the API -------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401,
+                                      "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params = await _params(request)
+        handler = getattr(self, f"_m_{method}", None)
+        result = await handler(params) if handler else True
+        async with self._changed:
+            self.calls.append((method, params, time.monotonic()))
+            self._changed.notify_all()
+        return web.json_response({"ok": True, "result": result})
+
+    async def _m_getMe(self, params: dict) -> dict:
+        return BOT_USER
+
+    async def _m_getUpdates(self, params: dict) -> list[dict]:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+
+        def pending() -> list[dict]:
+            return [u for u in self.updates if u["update_id"] >= offset]
+
+        async with self._changed:
+            self.updates = pending()
+            if not self.updates and timeout > 0:
+                try:
+                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(pending())),
+                                           timeout)
+                except TimeoutError:
+                    return []
+            return pending()
+
+    async def _m_sendMessage(self, params: dict) -> dict:
+        return self._message(params)
+
+    async def _m_editMessageText(self, params: dict) -> dict:
+        return self._message(params)
+
+    def _message(self, params: dict) -> dict:
+        return {"message_id": next(self._message_ids), "date": int(time.time()),
+                "chat": {"id": params.get("chat_id"), "type": "private"},
+                "from": BOT_USER, "text": params.get("text", "")}
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    if request.content_type == "application/json":
+        return await request.json()
+    form = await request.post()
+    out: dict[str, Any] = {}
+    for key, value in form.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out

@@ -1,0 +1,19 @@
+from conftest import SEEDS
+from langchain_core.retrievers import BaseRetriever
+
+from retrieval.index import IndexDir, LiveIndex
+from retrieval.retriever import KhabarRetriever
+
+
+def test_retriever_is_a_langchain_retriever_with_citation_metadata(seeds_index, embedder):
+    retriever = KhabarRetriever(live=LiveIndex(IndexDir(seeds_index), embedder.spec),
+                                embedder=embedder, k=3)
+    assert isinstance(retriever, BaseRetriever)
+    docs = retriever.invoke("Who confirmed that North Korean troops were deployed in Russia?")
+    assert len(docs) == 3
+    top = docs[0]
+    assert top.metadata["doc"] == "003_dc3d2b073bfb3a07.txt"
+    text = (SEEDS / top.metadata["doc"]).read_text(encoding="utf-8")
+    assert text[top.metadata["start"]:top.metadata["end"]] == top.page_content
+    assert [d.metadata["score"] for d in docs] == sorted((d.metadata["score"] for d in docs),
+                                                         reverse=True)

@@ -226,3 +226,28 @@ def telegram(settings: Settings) -> None:
                        settings.admins, settings.rate_limit)
     app = build_application(token, settings.telegram_api_base_url, state)
     app.run_polling(allowed_updates=["message", "callback_query"])
+
+
+@main.command()
+@_common
+@click.option("--sizes", default="1000,10000,100000", show_default=True,
+              help="Comma-separated corpus sizes, in passages.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def bench(settings: Settings, sizes: str, as_json: bool) -> None:
+    """Measure speed and scale as ratios to the bare embedder."""
+    from bot import bench as bench_mod
+    from embeddings.registry import get_embedder
+
+    try:
+        counts = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise click.ClickException(
+            f"--sizes must be comma-separated integers, got {sizes!r}"
+        ) from None
+    if any(n < 10 for n in counts):
+        raise click.ClickException("--sizes: every size must be at least 10 passages")
+    extra = sorted(Path("../shared/eval").glob("*/corpus"))
+    report = bench_mod.run(get_embedder(settings.embedder), settings.seeds_dir, extra, counts,
+                           settings.index_dir.parent / "bench",
+                           log=lambda m: click.echo(m, err=True))
+    click.echo(bench_mod.dumps(report) if as_json else bench_mod.table(report))

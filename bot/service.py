@@ -94,8 +94,8 @@ class AnswerService:
         with self._read_lock:
             result = search(generation, q, vector, k or self.k, self.search_options)
             searched = time.perf_counter()
-            composed = compose(q, vector, result.hits, generation.store,
-                               generation.manifest.dim, self.answer_options)
+            composed = compose(q, result, generation.store, generation.manifest.dim,
+                               self.answer_options)
         done = time.perf_counter()
         timings = {
             "embed": (embedded - started) * 1000,

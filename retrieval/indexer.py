@@ -47,6 +47,7 @@ class IndexReport:
     unchanged: int = 0
     embedded_passages: int = 0
     embedded_texts: int = 0
+    embedded_chars: int = 0
     passages: int = 0
     documents: int = 0
     seconds: float = 0.0
@@ -218,6 +219,7 @@ class Indexer:
                     texts.extend(item.doc.text[s.start:s.end] for s in p.sentences)
         vectors = self.embedder.embed(texts, query=False)
         report.embedded_texts += len(texts)
+        report.embedded_chars += sum(len(t) for t in texts)
         at = 0
         for item in batch:
             passage_rows, sentence_rows = [], []

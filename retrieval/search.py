@@ -8,6 +8,7 @@ script, and in proportion to how much of the question's vocabulary the passage r
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from retrieval.normalize import script, tokens
 from retrieval.types import Hit
 
 MODES = ("hybrid", "dense", "lexical")
+_MAX_LEXICAL_TERMS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,11 @@ class SearchResult:
     hits: tuple[Hit, ...]
     query_vector: np.ndarray
     search_ms: float
+    # The candidate with the highest cosine, whatever the fused rank: abstention's evidence.
+    closest: Hit | None
+    # Share of the question's IDF mass in words the corpus never uses: high for questions
+    # about something the articles do not cover, whatever their cosine scores say.
+    unseen: float
 
 
 def search(generation: Generation, question: str, query_vector: np.ndarray, k: int,
@@ -46,19 +53,21 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
     n = max(k, options.candidates)
     dense = dict(generation.vectors.search(query_vector, n)) if options.mode != "lexical" else {}
     q_tokens = tokens(question)
-    lexical = dict(store.lexical(q_tokens, n)) if options.mode != "dense" else {}
+    q_set = set(q_tokens)
+    df = store.document_frequencies(sorted(q_set))
+    total = generation.manifest.passages
+    lexical = dict(store.lexical(_selective(df, total), n)) if options.mode != "dense" else {}
 
     ids = list(dict.fromkeys([*dense, *lexical]))
     passages = store.passages(ids)
     missing = [i for i in ids if i not in dense and i in passages]
-    if missing and options.mode != "lexical":
+    if missing:
         vecs = store.passage_vectors(missing, generation.manifest.dim)
         for pid, vec in vecs.items():
             dense[pid] = float(vec @ query_vector)
 
     top_lex = max(lexical.values(), default=0.0)
     q_script = script(question)
-    q_set = set(q_tokens)
     scored: list[Hit] = []
     for pid in ids:
         p = passages.get(pid)
@@ -78,5 +87,28 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
                 trust = len(covered) / len(q_set)
             score = d + options.lexical_weight * lex * trust
         scored.append(Hit(pid, p.doc.path, p.start, p.end, p.text, score, d, lex))
+    closest = max(scored, key=lambda h: h.dense, default=None)
     scored.sort(key=lambda h: h.score, reverse=True)
-    return SearchResult(tuple(scored[:k]), query_vector, (time.perf_counter() - started) * 1000)
+    unseen = _unseen_share(q_set, df, total)
+    return SearchResult(tuple(scored[:k]), query_vector, (time.perf_counter() - started) * 1000,
+                        closest, unseen)
+
+
+def _selective(df: dict[str, int], passages: int) -> list[str]:
+    """The question's terms worth a BM25 lookup: present, and not in most passages.
+
+    Terms found in over a tenth of the passages ("في", "the", "است") add almost nothing to BM25
+    but make FTS5 score a large share of the corpus, which is what slows lexical search as the
+    corpus grows; the rarest terms carry the evidence.
+    """
+    cap = max(10, passages // 10)
+    kept = sorted((n, t) for t, n in df.items() if n <= cap)
+    return [t for _, t in kept[:_MAX_LEXICAL_TERMS]]
+
+
+def _unseen_share(terms: set[str], df: dict[str, int], passages: int) -> float:
+    if not terms:
+        return 0.0
+    idf = {t: math.log((passages + 1) / (df.get(t, 0) + 0.5)) for t in terms}
+    total = sum(idf.values())
+    return sum(w for t, w in idf.items() if t not in df) / total if total > 0 else 0.0

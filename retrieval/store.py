@@ -109,6 +109,10 @@ class Store:
             self.db = sqlite3.connect(path, check_same_thread=False)
             self.db.executescript(_SCHEMA)
         self.db.execute("PRAGMA foreign_keys = OFF")
+        # Term statistics for abstention; TEMP tables work on a read-only database too.
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, passages_fts, row)"
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -203,6 +207,15 @@ class Store:
             (match, limit),
         )
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many passages hold each term (absent terms are left out)."""
+        if not terms:
+            return {}
+        marks = ",".join("?" * len(terms))
+        rows = self.db.execute(f"SELECT term, doc FROM temp.vocab WHERE term IN ({marks})",
+                               list(terms))
+        return {r[0]: int(r[1]) for r in rows}
 
     def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
         if not ids:

@@ -1,0 +1,268 @@
+"""``khabar bench``: the speed of every stage, as ratios to the bare embedder, in one run.
+
+Large corpora cannot be embedded here in minutes (the embedder does ~1,000 tokens/s on two
+cores), so for each size N the bench embeds a pool of real passages once and synthesises the
+other vectors by mixing pool vectors with noise; texts are real sentences recombined. Search
+and answer costs depend on the index's size and shape, not on which exact vectors it holds, so
+the query-side numbers are real; the indexing ratio for large N extrapolates the embedding time
+from the measured bare throughput and adds the overhead measured for real at that size.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bot.service import AnswerService
+from embeddings.base import Embedder
+from retrieval.chunking import Chunker, sentence_spans
+from retrieval.corpus import parse
+from retrieval.decoding import UnreadableFileError, decode
+from retrieval.index import IndexDir, Manifest
+from retrieval.indexer import Indexer
+from retrieval.normalize import tokens
+from retrieval.store import SCHEMA_VERSION, Store
+from retrieval.vectors import VectorIndex, kind_for
+
+_QUERIES = 40
+
+
+@dataclass
+class BenchReport:
+    embedder: dict = field(default_factory=dict)
+    indexing: dict = field(default_factory=dict)
+    cold_start_s: float | None = None
+    sizes: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"embedder": self.embedder, "indexing": self.indexing,
+                "cold_start_s": self.cold_start_s, "sizes": self.sizes}
+
+
+def sentence_pool(dirs: list[Path]) -> list[str]:
+    """Real sentences from every readable article under ``dirs``."""
+    out: list[str] = []
+    for d in dirs:
+        for path in sorted(d.glob("*.txt")):
+            try:
+                text = decode(path.read_bytes())
+            except UnreadableFileError:
+                continue
+            doc = parse(path.name, text)
+            for block in doc.blocks:
+                out += [text[s.start:s.end] for s in sentence_spans(text, block.start, block.end)
+                        if 40 <= s.end - s.start <= 400]
+    if not out:
+        raise ValueError("no article text to build bench corpora from; check --seeds")
+    return out
+
+
+def _pct(values: list[float], p: float) -> float:
+    return round(float(np.percentile(values, p)), 2)
+
+
+def bare_embedder(embedder: Embedder, sentences: list[str], rng: random.Random,
+                  pool: int) -> dict:
+    queries = [" ".join(s.split()[:10]) for s in rng.sample(sentences, _QUERIES)]
+    embedder.embed_one_query("warm up")
+    lat = []
+    for q in queries:
+        t = time.perf_counter()
+        embedder.embed_one_query(q)
+        lat.append((time.perf_counter() - t) * 1000)
+    passages = [" ".join(rng.sample(sentences, 3)) for _ in range(pool)]
+    toks = sum(embedder.token_count(p) for p in passages)
+    chars = sum(len(p) for p in passages)
+    t = time.perf_counter()
+    vectors = embedder.embed(passages)
+    dt = time.perf_counter() - t
+    return {"query_p50_ms": _pct(lat, 50), "query_p95_ms": _pct(lat, 95),
+            "tokens_per_s": round(toks / dt, 1), "passages_per_s": round(len(passages) / dt, 2),
+            "chars_per_token": round(chars / toks, 3), "tokens_per_passage": round(toks / pool, 1),
+            "_vectors": vectors, "_queries": queries}
+
+
+def real_indexing(embedder: Embedder, sentences: list[str], bare: dict, work: Path,
+                  rng: random.Random, articles: int) -> dict:
+    """Index generated articles through the real pipeline and compare to the bare embedder."""
+    seeds = work / "index-seeds"
+    seeds.mkdir(parents=True)
+    for i in range(articles):
+        body = "\n\n".join(" ".join(rng.sample(sentences, 3)) for _ in range(3))
+        (seeds / f"a{i:03d}.txt").write_text(f"خبر {i}\n\n{body}\n", encoding="utf-8")
+    report = Indexer(IndexDir(work / "index-real"), embedder, Chunker()).run(seeds)
+    embedded_tokens = report.embedded_chars / bare["chars_per_token"]
+    rate = embedded_tokens / report.seconds
+    return {"articles": articles, "passages": report.passages,
+            "embedded_texts": report.embedded_texts, "seconds": round(report.seconds, 2),
+            "embedded_tokens_per_s": round(rate, 1),
+            "ratio_to_bare": round(rate / bare["tokens_per_s"], 3)}
+
+
+def synthetic_vectors(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` unit vectors mixed from real ones: realistic spread, no embedding needed."""
+    rng = np.random.default_rng(seed)
+    a = pool[rng.integers(0, len(pool), n)]
+    b = pool[rng.integers(0, len(pool), n)]
+    w = rng.uniform(0.2, 0.8, (n, 1)).astype(np.float32)
+    v = w * a + (1 - w) * b + rng.normal(0, 0.02, (n, pool.shape[1])).astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray,
+                    sentences: list[str], seed: int) -> float:
+    """Write a generation of ``len(vectors)`` passages (store + FTS + FAISS); returns seconds."""
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    tmp = index_dir.begin(1)
+    store = Store(tmp / "store.sqlite")
+    per_doc = 10
+    for d in range(0, len(vectors), per_doc):
+        chunk = vectors[d:d + per_doc]
+        texts = [" ".join(rng.sample(sentences, 2)) for _ in chunk]
+        doc_text = "\n\n".join(texts)
+        cur = store.db.execute(
+            "INSERT INTO documents (path, sha256, size, mtime_ns, title, date, outlet, url, lang,"
+            " text) VALUES (?, '', 0, 0, ?, NULL, NULL, NULL, 'ar', ?)",
+            (f"synthetic/{d // per_doc:06d}.txt", texts[0][:60], doc_text))
+        offset = 0
+        for text, vec in zip(texts, chunk, strict=True):
+            pcur = store.db.execute(
+                "INSERT INTO passages (doc_id, ordinal, start, end, norm, vector)"
+                " VALUES (?, 0, ?, ?, ?, ?)",
+                (cur.lastrowid, offset, offset + len(text), " ".join(tokens(text)),
+                 vec.tobytes()))
+            store.db.execute(
+                "INSERT INTO sentences (passage_id, start, end, vector) VALUES (?, ?, ?, ?)",
+                (pcur.lastrowid, offset, offset + len(text), vec.tobytes()))
+            offset += len(text) + 2
+    store.commit()
+    docs, passages = store.counts()
+    index = VectorIndex.build(embedder.dim, store.iter_vectors(embedder.dim), passages)
+    store.close()
+    index.save(tmp / "vectors.faiss")
+    Manifest(SCHEMA_VERSION, embedder.spec, embedder.dim, index.kind, 1, docs, passages, 600,
+             time.time()).write(tmp / "manifest.json")
+    index_dir.publish(tmp, 1)
+    return time.perf_counter() - started
+
+
+def recall_at_10(generation_dir: Path, vectors: np.ndarray, queries: np.ndarray) -> float | None:
+    gen = VectorIndex.load(generation_dir / "vectors.faiss", kind_for(len(vectors)))
+    if gen.kind == "flat":
+        return None
+    hits = 0
+    for q in queries:
+        exact = set((np.argsort(-(vectors @ q))[:10] + 1).tolist())  # ids start at 1
+        got = {i for i, _ in gen.search(q, 10)}
+        hits += len(exact & got)
+    return round(hits / (10 * len(queries)), 4)
+
+
+def serving_rss_mb(index: Path, question: str) -> float:
+    """Peak resident memory of a fresh ``khabar ask`` process on ``index``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-m", "bot", "ask", "--index", str(index), question],
+                   check=True, capture_output=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(peak, before) / 1024, 1)
+
+
+def cold_start(index: Path, question: str) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bot", "ask", "--index", str(index), question],
+                   check=True, capture_output=True)
+    return round(time.perf_counter() - t, 2)
+
+
+def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], work: Path,
+        log: Callable[[str], None]) -> BenchReport:
+    rng = random.Random(11)
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in work.glob("run-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    run_dir = work / f"run-{int(time.time())}"
+    report = BenchReport()
+    sentences = sentence_pool([seeds, *extra])
+    log(f"{len(sentences)} source sentences; measuring the bare embedder")
+    # Small runs (the test) use small samples; a real run samples enough for stable medians.
+    big = max(sizes, default=0) >= 1000
+    bare = bare_embedder(embedder, sentences, rng, pool=192 if big else 48)
+    pool, queries = bare.pop("_vectors"), bare.pop("_queries")
+    report.embedder = bare
+    log("indexing generated articles through the real pipeline")
+    report.indexing = real_indexing(embedder, sentences, bare, run_dir, rng,
+                                    articles=40 if big else 6)
+
+    seeds_index = run_dir / "seeds-index"
+    Indexer(IndexDir(seeds_index), embedder, Chunker()).run(seeds)
+    report.cold_start_s = cold_start(seeds_index, queries[0])
+
+    for n in sizes:
+        log(f"size {n:,}: building")
+        vectors = synthetic_vectors(pool, n, seed=n)
+        index_dir = IndexDir(run_dir / f"size-{n}")
+        build_s = build_synthetic(index_dir, embedder, vectors, sentences, seed=n)
+        service = AnswerService(index_dir, embedder)
+        service.ask(queries[0])
+        totals, split = [], {"embed": [], "search": [], "answer": []}
+        for q in queries[1:]:
+            timings = service.ask(q).timings_ms
+            totals.append(timings["total"])
+            for k in split:
+                split[k].append(timings[k])
+        gen = service.generation()
+        qv = embedder.embed(queries[:20], query=True)
+        embed_s = n * bare["tokens_per_passage"] / bare["tokens_per_s"]
+        size_bytes = sum(p.stat().st_size for p in gen.path.iterdir())
+        report.sizes.append({
+            "passages": n, "vector_index": gen.manifest.vector_index,
+            "ask_p50_ms": _pct(totals, 50), "ask_p95_ms": _pct(totals, 95),
+            "ask_p50_ratio": round(_pct(totals, 50) / bare["query_p50_ms"], 2),
+            "ask_p95_ratio": round(_pct(totals, 95) / bare["query_p50_ms"], 2),
+            "embed_p50_ms": _pct(split["embed"], 50), "search_p50_ms": _pct(split["search"], 50),
+            "answer_p50_ms": _pct(split["answer"], 50),
+            "recall_at_10": recall_at_10(gen.path, vectors, qv),
+            "index_mb": round(size_bytes / 2**20, 1),
+            "serving_rss_mb": serving_rss_mb(index_dir.root, queries[1]),
+            "build_overhead_s": round(build_s, 2),
+            "indexing_ratio_extrapolated": round(embed_s / (embed_s + build_s), 3),
+        })
+        gen.close()
+        shutil.rmtree(index_dir.root, ignore_errors=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return report
+
+
+def table(report: BenchReport) -> str:
+    e, ix = report.embedder, report.indexing
+    lines = [
+        f"bare embedder: query p50 {e['query_p50_ms']} ms (p95 {e['query_p95_ms']}), "
+        f"{e['tokens_per_s']} tokens/s, {e['passages_per_s']} passages/s",
+        f"real indexing: {ix['embedded_tokens_per_s']} embedded tokens/s = "
+        f"{ix['ratio_to_bare']} x bare ({ix['articles']} articles, {ix['seconds']} s)",
+        f"cold start to first answer (seeds): {report.cold_start_s} s",
+        "",
+    ]
+    cols = ["passages", "vector_index", "ask_p50_ms", "ask_p95_ms", "ask_p50_ratio",
+            "ask_p95_ratio", "embed_p50_ms", "search_p50_ms", "answer_p50_ms", "recall_at_10",
+            "index_mb", "serving_rss_mb", "build_overhead_s", "indexing_ratio_extrapolated"]
+    rows = [cols] + [[str(s[c]) for c in cols] for s in report.sizes]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def dumps(report: BenchReport) -> str:
+    return json.dumps(report.to_json())
+

@@ -1,0 +1,25 @@
+import json
+
+from click.testing import CliRunner
+from conftest import SEEDS
+
+from bot.cli import main
+
+
+def test_tiny_bench_reports_every_figure(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "--sizes", "60", "--json", "--seeds", str(SEEDS),
+                                       "--index", str(tmp_path / "index")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["embedder"]["query_p50_ms"] > 0 and report["embedder"]["tokens_per_s"] > 0
+    assert 0 < report["indexing"]["ratio_to_bare"] <= 1.5
+    assert report["cold_start_s"] > 0
+    (size,) = report["sizes"]
+    assert size["passages"] == 60 and size["vector_index"] == "flat"
+    assert size["ask_p50_ms"] > 0 and size["serving_rss_mb"] > 50
+    assert not list((tmp_path / "bench").glob("run-*"))  # cleaned up
+
+
+def test_bench_rejects_bad_sizes(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "--sizes", "ten", "--index", str(tmp_path / "i")])
+    assert result.exit_code == 1 and "comma-separated integers" in result.output

@@ -7,6 +7,7 @@ the best evidence is weak relative to what a real match in this corpus looks lik
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,12 @@ NOT_FOUND = {
     "en": "The indexed articles do not cover this question. Closest passages:",
 }
 SNIPPET_CHARS = 500
+# Question words asking for a number or a date, matched on normalised text (so "متى" is "متي").
+_NUMERIC_QUESTION = re.compile(
+    r"\b(?:how (?:many|much|long|old)|(?:what|which|in what) year|when|what percentage)\b"
+    r"|(?:^|\s)(?:كم|متي|عدد|في اي (?:عام|سنه|سنوات)|اي (?:عام|سنه|سنوات))(?:\s|$)"
+    r"|(?:^|\s)(?:چند|چه (?:سالي|زماني|تاريخي)|در چه سال|كي)(?:\s|$)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,9 @@ class AnswerOptions:
     cross_script_bonus: float = 0.10
     unseen_penalty: float = 0.05
     abstain_below: float = 0.80
+    # "How many / when / كم / متى / چند ..." questions want a number or a date: sentences that
+    # hold digits get this bonus. Helped every dev set, most the cross-lingual one.
+    numeric_answer_bonus: float = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,7 @@ def _pick_sentences(question: str, query_vector: np.ndarray, hits: tuple[Hit, ..
         return []
     q_tokens = set(tokens(question))
     q_script = script(question)
+    wants_number = bool(_NUMERIC_QUESTION.search(normalize(question)))
     matrix = np.vstack([r[3] for r in rows])
     dense = matrix @ query_vector
     candidates: list[_Sentence] = []
@@ -133,6 +144,8 @@ def _pick_sentences(question: str, query_vector: np.ndarray, hits: tuple[Hit, ..
             lex = len(q_tokens & set(tokens(text))) / len(q_tokens)
         score = (float(d) + options.sentence_lexical_weight * lex
                  + options.passage_prior_weight * prior[pid])
+        if wants_number and any(ch.isdigit() for ch in key):
+            score += options.numeric_answer_bonus
         candidates.append(_Sentence(pid, start, end, score))
     candidates.sort(key=lambda s: s.score, reverse=True)
     # Two sentences, not one: on every dev set the second-best sentence holds the answer often

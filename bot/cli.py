@@ -78,25 +78,37 @@ def main() -> None:
 @_common
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and build anew.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def index(settings: Settings, rebuild: bool, as_json: bool) -> None:
+@click.option("--watch", "keep_watching", is_flag=True,
+              help="Keep running; reindex within seconds of any change in --seeds.")
+def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool) -> None:
     """Index the articles in --seeds, re-embedding only what changed."""
     from bot.progress import progress_bar
     from embeddings.registry import get_embedder
     from retrieval.chunking import Chunker
     from retrieval.index import IndexDir
-    from retrieval.indexer import Indexer
+    from retrieval.indexer import Indexer, IndexReport
 
     indexer = Indexer(IndexDir(settings.index_dir), get_embedder(settings.embedder),
                       Chunker(settings.chunk_chars, settings.chunk_overlap),
                       max_file_bytes=settings.max_file_bytes)
     with progress_bar("Indexing") as update:
         report = indexer.run(settings.seeds_dir, rebuild=rebuild, progress=update)
-    if as_json:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
-    else:
+
+    def show(report: IndexReport) -> None:
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+            return
         for s in report.skipped:
             click.echo(f"skipped {s.path}: {s.reason}", err=True)
         click.echo(report.summary())
+
+    show(report)
+    if keep_watching:
+        from retrieval.watch import watch
+
+        click.echo(f"watching {settings.seeds_dir} for changes (Ctrl-C to stop)", err=True)
+        watch(indexer, settings.seeds_dir, show)
+        return
     if not report.ok:
         sys.exit(1)
 

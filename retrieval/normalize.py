@@ -35,6 +35,23 @@ _TOKEN = re.compile(r"\w+")
 _AR_PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال")
 
 
+# Function words of the three languages, in normalised form. They say nothing about whether the
+# corpus covers a question, so coverage statistics leave them out.
+STOPWORDS = frozenset(
+    # Arabic
+    "من في على الى عن ما ماذا متي كيف اين لماذا هل هو هي هم هن انا نحن انت الذي التي الذين "
+    "اللذين ذلك تلك هذا هذه هولاء كان كانت يكون ان او ثم قد لقد لا لم لن مع بين عند كل بعض "
+    "اي غير بعد قبل حتي اذا الا وهو وهي كما ايضا فيه فيها له لها منه منها به بها عليه"
+    # Persian
+    " از به با در را كه اين ان يا و هم نيز تا براي چه چرا كجا كي كدام ايا است بود شد "
+    "هست نيست مي كرد كند شده اند ها هاي خود او ما شما انها يك چند چگونه چطور"
+    # English
+    " a an the of in on at to for from by with about as is are was were be been being do does "
+    "did what which who whom whose when where why how that this these those it its and or not "
+    "no into than then there their they he she his her we you i".split()
+)
+
+
 def normalize(text: str) -> str:
     """Fold letter variants, digits, marks and case so equal words compare equal."""
     text = unicodedata.normalize("NFKC", text).translate(_TABLE)

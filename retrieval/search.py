@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import Generation
-from retrieval.normalize import script, tokens
+from retrieval.normalize import STOPWORDS, script, tokens
 from retrieval.types import Hit
 
 MODES = ("hybrid", "dense", "lexical")
@@ -89,7 +89,7 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
         scored.append(Hit(pid, p.doc.path, p.start, p.end, p.text, score, d, lex))
     closest = max(scored, key=lambda h: h.dense, default=None)
     scored.sort(key=lambda h: h.score, reverse=True)
-    unseen = _unseen_share(q_set, df, total)
+    unseen = _unseen_share(q_set - STOPWORDS, df, total)
     return SearchResult(tuple(scored[:k]), query_vector, (time.perf_counter() - started) * 1000,
                         closest, unseen)
 

@@ -1,0 +1,103 @@
+"""A live corpus: watch mode, and serving processes switching generations mid-stream."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from conftest import ROOT, SMALL_CORPUS, write_articles
+
+from bot.service import AnswerService
+from retrieval.chunking import Chunker
+from retrieval.index import IndexDir
+from retrieval.indexer import Indexer
+
+
+def _paths(index_dir: IndexDir, spec: str) -> set[str]:
+    if index_dir.current_name() is None:
+        return set()
+    gen = index_dir.open(spec)
+    try:
+        return {d.path for d in gen.store.documents()}
+    finally:
+        gen.close()
+
+
+def _until(predicate, timeout: float = 90.0) -> None:
+    """Poll ``predicate`` with a bound; the watcher works in another process."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the watcher"
+        time.sleep(0.1)
+
+
+def test_watch_mode_follows_add_change_rename_remove(tmp_path: Path, embedder):
+    seeds = tmp_path / "seeds"
+    write_articles(seeds, SMALL_CORPUS)
+    index_dir = IndexDir(tmp_path / "index")
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "index", "--watch", "--seeds",
+                             str(seeds), "--index", str(index_dir.root)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _until(lambda: _paths(index_dir, embedder.spec) == {"a.txt", "b.txt", "c.txt"})
+        write_articles(seeds / "sub", {"d.txt": "Flood in Basra\n\nHeavy rain flooded Basra "
+                                                "streets on Friday, officials said."})
+        _until(lambda: "sub/d.txt" in _paths(index_dir, embedder.spec))
+        (seeds / "a.txt").rename(seeds / "a2.txt")
+        _until(lambda: {"a2.txt", "b.txt"} <= _paths(index_dir, embedder.spec)
+               and "a.txt" not in _paths(index_dir, embedder.spec))
+        (seeds / "b.txt").unlink()
+        _until(lambda: "b.txt" not in _paths(index_dir, embedder.spec))
+        (seeds / "c.txt").write_text("Port news\n\nThe port of Alexandria closed again on "
+                                     "Monday because of high waves.", encoding="utf-8")
+        service = AnswerService(index_dir, embedder)
+        _until(lambda: "closed again" in service.ask("Why did Alexandria port close?").answer)
+        assert proc.poll() is None  # still watching
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert "indexed: 1 added" in out and "1 removed" in out
+
+
+def test_serving_switches_generations_mid_stream(tmp_path: Path, embedder):
+    seeds = tmp_path / "seeds"
+    write_articles(seeds, SMALL_CORPUS)
+    index_dir = IndexDir(tmp_path / "index")
+    indexer = Indexer(index_dir, embedder, Chunker())
+    indexer.run(seeds)
+    service = AnswerService(index_dir, embedder)
+    errors: list[BaseException] = []
+    generations: set[str] = set()
+    stop = threading.Event()
+
+    def ask_forever() -> None:
+        questions = ["Where did environment ministers meet?", "How many ships waited?"]
+        i = 0
+        while not stop.is_set():
+            try:
+                service.ask(questions[i % 2])
+                generations.add(service.generation().name)
+            except BaseException as exc:  # any failure at all is the bug under test
+                errors.append(exc)
+                return
+            i += 1
+
+    worker = threading.Thread(target=ask_forever)
+    worker.start()
+    try:
+        for n in range(3):
+            write_articles(seeds, {f"new{n}.txt": f"Festival {n}\n\nThe film festival number {n} "
+                                                  "opened in Shiraz with forty films."})
+            indexer.run(seeds)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert not errors, errors
+    assert len(generations) >= 2  # questions were answered on more than one generation
+    answer = service.ask("Which festival opened in Shiraz?")
+    assert any(c.doc.startswith("new") for c in answer.citations)
+    assert service.generation().name == index_dir.current_name()

@@ -19,15 +19,19 @@ _FALLBACKS = ("cp1256",)
 
 
 def _plausible(text: str) -> bool:
-    """Whether decoded text looks like prose: mostly letters, digits, spaces and punctuation."""
+    """Whether decoded text looks like prose rather than binary: few control characters.
+
+    Format characters (ZWNJ, RLM) are ordinary in Persian and Arabic text, and symbols such as
+    ``<`` or ``=`` in articles about code or maths; only C0/C1 controls, private-use and
+    unassigned code points count against a file.
+    """
     if not text:
         return False
-    good = 0
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat[0] in "LNPZ" or ch in "\n\r\t" or cat == "Mn":
-            good += 1
-    return good / len(text) >= 0.9
+    bad = sum(
+        1 for ch in text
+        if ch not in "\n\r\t" and unicodedata.category(ch) in ("Cc", "Co", "Cn", "Cs")
+    )
+    return bad / len(text) <= 0.05
 
 
 def decode(data: bytes) -> str:

@@ -74,7 +74,8 @@ def test_bad_questions_are_clear_errors(seeds_index, question):
 
 
 def test_ask_stdin_reports_bad_lines_and_goes_on(seeds_index):
-    result = _run(["ask", "-"], seeds_index, input="x" * 2000 + "\nمن هو بيسكوف؟\n")
+    lines_in = "x" * 2000 + "\nمن هو السكرتير الصحفي للرئيس الروسي؟\n"
+    result = _run(["ask", "-"], seeds_index, input=lines_in)
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert "error" in lines[0] and lines[1]["found"] is True
 

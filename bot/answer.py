@@ -81,7 +81,7 @@ def compose(question: str, result: SearchResult, store: Store, dim: int,
     hits, query_vector = result.hits, result.query_vector
     if not hits:
         return Composed(False, NOT_FOUND.get(lang, NOT_FOUND["en"]), ())
-    passages = store.passages([h.passage_id for h in hits])
+    passages = result.passages
     chosen = _pick_sentences(question, query_vector, hits, passages, store, dim, options)
     found = bool(chosen) and evidence(question, result, options) >= options.abstain_below
 

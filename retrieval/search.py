@@ -16,6 +16,7 @@ import numpy as np
 
 from retrieval.index import Generation
 from retrieval.normalize import STOPWORDS, script, tokens
+from retrieval.store import StoredPassage
 from retrieval.types import Hit
 
 MODES = ("hybrid", "dense", "lexical")
@@ -40,6 +41,8 @@ class SearchResult:
     search_ms: float
     # The candidate with the highest cosine, whatever the fused rank: abstention's evidence.
     closest: Hit | None
+    # The stored rows of every candidate, so the answer stage does not read them again.
+    passages: dict[int, StoredPassage]
     # Share of the question's IDF mass in words the corpus never uses: high for questions
     # about something the articles do not cover, whatever their cosine scores say.
     unseen: float
@@ -91,7 +94,7 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
     scored.sort(key=lambda h: h.score, reverse=True)
     unseen = _unseen_share(q_set - STOPWORDS, df, total)
     return SearchResult(tuple(scored[:k]), query_vector, (time.perf_counter() - started) * 1000,
-                        closest, unseen)
+                        closest, passages, unseen)
 
 
 def _selective(df: dict[str, int], passages: int) -> list[str]:

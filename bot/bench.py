@@ -132,8 +132,8 @@ def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray
         texts = [" ".join(rng.sample(sentences, 2)) for _ in chunk]
         doc_text = "\n\n".join(texts)
         cur = store.db.execute(
-            "INSERT INTO documents (path, sha256, size, mtime_ns, title, date, outlet, url, lang,"
-            " text) VALUES (?, '', 0, 0, ?, NULL, NULL, NULL, 'ar', ?)",
+            "INSERT INTO documents (path, file, sha256, title, date, outlet, url, lang, text)"
+            " VALUES (?1, ?1, '', ?2, NULL, NULL, NULL, 'ar', ?3)",
             (f"synthetic/{d // per_doc:06d}.txt", texts[0][:60], doc_text))
         offset = 0
         for text, vec in zip(texts, chunk, strict=True):

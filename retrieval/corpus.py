@@ -13,7 +13,7 @@ The rules are deliberately conservative: a line is dropped only when it is recog
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from retrieval.normalize import detect_lang
@@ -117,12 +117,14 @@ def parse_date(text: str) -> str | None:
 
 
 @dataclass
-class _Meta:
+class Metadata:
+    """Article metadata; formats that carry it (HTML, JSON, front matter) pass it to ``parse``."""
+
     title: str | None = None
     date: str | None = None
     outlet: str | None = None
-    dateline_outlet: str | None = None
     url: str | None = None
+    dateline_outlet: str | None = None
 
 
 @dataclass
@@ -185,7 +187,7 @@ def _is_paragraph(line: str) -> bool:
     return words >= _LONG_WORDS or (ended and words >= _PARAGRAPH_WORDS)
 
 
-def _source(value: str, meta: _Meta) -> None:
+def _source(value: str, meta: Metadata) -> None:
     url = _URL.search(value)
     if url:
         meta.url = meta.url or url.group(0)
@@ -194,9 +196,13 @@ def _source(value: str, meta: _Meta) -> None:
         meta.outlet = value
 
 
-def parse(path: str, text: str) -> Document:
-    """Split ``text`` into metadata and kept body spans; never raises on odd input."""
-    meta = _Meta()
+def parse(path: str, text: str, known: Metadata | None = None) -> Document:
+    """Split ``text`` into metadata and kept body spans; never raises on odd input.
+
+    Metadata in ``known`` wins over what the text suggests; with a known title the first short
+    line is kept as text instead of being taken for the headline.
+    """
+    meta = replace(known) if known else Metadata()
     blocks = _Blocks()
     lines = _line_spans(text)
     seen_paragraph = False

@@ -9,7 +9,9 @@ Everything is written into a new generation directory that becomes live only whe
 from __future__ import annotations
 
 import hashlib
-import sqlite3
+import json
+import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,14 +21,14 @@ import numpy as np
 
 from embeddings.base import Embedder
 from retrieval.chunking import Chunker, embedding_text
-from retrieval.corpus import parse
-from retrieval.decoding import UnreadableFileError, decode
+from retrieval.decoding import UnreadableFileError
+from retrieval.formats import ARTICLE_SUFFIXES, is_article, read_articles
 from retrieval.index import IndexDir, Manifest, check_compatible
 from retrieval.store import SCHEMA_VERSION, FileState, Store
 from retrieval.types import Document, Passage
 from retrieval.vectors import VectorIndex, kind_for
 
-ARTICLE_SUFFIXES = (".txt",)
+log = logging.getLogger(__name__)
 # Texts per embedder call: enough to keep both cores busy, small enough to bound memory.
 _EMBED_BATCH_TEXTS = 256
 
@@ -58,6 +60,10 @@ class IndexReport:
     def ok(self) -> bool:
         return not self.skipped
 
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.skipped)
+
     def summary(self) -> str:
         line = (
             f"indexed: {self.added} added, {self.updated} updated, {self.removed} removed, "
@@ -77,12 +83,22 @@ class IndexReport:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Changed:
+    """A file whose bytes differ from what the index holds (or that it has never seen)."""
+
+    rel: str
+    path: Path
+    mtime_ns: int
+    known: bool
+
+
 @dataclass
 class _Pending:
     doc: Document
-    state: FileState
+    file: str
+    content_hash: str
     passages: list[Passage]
-    replaces: bool
 
 
 ProgressFn = Callable[[int, int], None]
@@ -121,8 +137,59 @@ class Indexer:
                 manifest = None  # a new chunk size changes every passage: start over
         previous = manifest and self.index_dir.root / self.index_dir.current_name()
         known = _read_states(previous / "store.sqlite") if previous else {}
+        changed, touched, removed = self._scan(seeds, known, report)
+        if not changed and not removed and not touched and manifest is not None:
+            report.documents, report.passages = manifest.documents, manifest.passages
+            report.generation = self.index_dir.current_name()
+            return report
 
-        to_index: list[tuple[str, Path, FileState, bytes]] = []
+        number = self.index_dir.next_number()
+        tmp = self.index_dir.begin(number)
+        store_path = tmp / "store.sqlite"
+        if previous:
+            # Published generations are never written again, so a plain file copy is consistent.
+            shutil.copyfile(previous / "store.sqlite", store_path)
+        store = Store(store_path)
+        try:
+            carried_up_to = store.max_passage_id()
+            gone: list[int] = []
+            for rel in removed:
+                gone += store.delete_file(rel)
+                report.removed += 1
+            for state in touched:
+                store.set_file(state)
+            gone += self._index_files(store, changed, report, progress)
+            store.commit()
+            report.documents, report.passages = store.counts()
+            vectors = None
+            if previous and manifest.vector_index == kind_for(report.passages):
+                vectors = VectorIndex.load(previous / "vectors.faiss", manifest.vector_index)
+                if not vectors.update(gone, store.iter_vectors(self.embedder.dim,
+                                                               after=carried_up_to),
+                                      report.passages):
+                    vectors = None
+            if vectors is None:
+                vectors = VectorIndex.build(
+                    self.embedder.dim, store.iter_vectors(self.embedder.dim), report.passages,
+                    kind=kind_for(report.passages),
+                )
+        finally:
+            store.close()
+        vectors.save(tmp / "vectors.faiss")
+        Manifest(
+            schema=SCHEMA_VERSION, embedder=self.embedder.spec, dim=self.embedder.dim,
+            vector_index=vectors.kind, generation=number, documents=report.documents,
+            passages=report.passages, chunk_chars=self.chunker.max_chars, created=time.time(),
+        ).write(tmp / "manifest.json")
+        report.generation = self.index_dir.publish(tmp, number)
+        self.index_dir.collect_garbage()
+        return report
+
+    def _scan(self, seeds: Path, known: dict[str, FileState], report: IndexReport,
+              ) -> tuple[list[_Changed], list[FileState], list[str]]:
+        """Sort files into changed / only touched / removed; reads a file only when its size or
+        mtime moved, and keeps no file contents (memory stays flat on 10,000 files)."""
+        changed: list[_Changed] = []
         touched: list[FileState] = []
         present: set[str] = set()
         for path in _article_files(seeds):
@@ -137,76 +204,62 @@ class Indexer:
                 report.skipped.append(Skipped(rel, f"larger than the {self.max_file_bytes:,}-byte "
                                               "limit (KHABAR_MAX_FILE_BYTES)"))
                 continue
-            data = path.read_bytes()
-            state = FileState(rel, hashlib.sha256(data).hexdigest(), st.st_size, st.st_mtime_ns)
-            if old and old.sha256 == state.sha256:
+            if old and old.sha256 == _sha256(path.read_bytes()):
                 report.unchanged += 1
-                touched.append(state)
+                touched.append(FileState(rel, old.sha256, st.st_size, st.st_mtime_ns))
                 continue
-            to_index.append((rel, path, state, data))
-        removed = sorted(set(known) - present)
-        if not to_index and not removed and not touched and manifest is not None:
-            report.documents, report.passages = manifest.documents, manifest.passages
-            report.generation = self.index_dir.current_name()
-            return report
+            changed.append(_Changed(rel, path, st.st_mtime_ns, old is not None))
+        return changed, touched, sorted(set(known) - present)
 
-        number = self.index_dir.next_number()
-        tmp = self.index_dir.begin(number)
-        store_path = tmp / "store.sqlite"
-        if previous:
-            _copy_sqlite(previous / "store.sqlite", store_path)
-        store = Store(store_path)
-        try:
-            for rel in removed:
-                store.delete_document(rel)
-                report.removed += 1
-            for state in touched:
-                store.touch(state)
-            self._index_files(store, to_index, known, report, progress)
-            store.commit()
-            report.documents, report.passages = store.counts()
-            vectors = VectorIndex.build(
-                self.embedder.dim, store.iter_vectors(self.embedder.dim), report.passages,
-                kind=kind_for(report.passages),
-            )
-        finally:
-            store.close()
-        vectors.save(tmp / "vectors.faiss")
-        Manifest(
-            schema=SCHEMA_VERSION, embedder=self.embedder.spec, dim=self.embedder.dim,
-            vector_index=vectors.kind, generation=number, documents=report.documents,
-            passages=report.passages, chunk_chars=self.chunker.max_chars, created=time.time(),
-        ).write(tmp / "manifest.json")
-        report.generation = self.index_dir.publish(tmp, number)
-        self.index_dir.collect_garbage()
-        return report
+    def _index_files(self, store: Store, files: list[_Changed], report: IndexReport,
+                     progress: ProgressFn) -> list[int]:
+        """Embed and store the changed files in bounded batches; returns passage ids removed.
 
-    def _index_files(self, store: Store, files: list[tuple[str, Path, FileState, bytes]],
-                     known: dict[str, FileState], report: IndexReport,
-                     progress: ProgressFn) -> None:
+        Inside a changed export only the records whose content changed are re-embedded, so
+        appending one article to a JSON Lines feed costs one article.
+        """
+        gone: list[int] = []
         batch: list[_Pending] = []
         texts = 0
-        total = len(files)
-        for done, (rel, _path, state, data) in enumerate(files, start=1):
+        for done, item in enumerate(files, start=1):
+            progress(done - 1, len(files))
             try:
-                text = decode(data)
-            except UnreadableFileError as exc:
-                report.skipped.append(Skipped(rel, str(exc)))
-                progress(done, total)
+                data = item.path.read_bytes()
+                extracted = read_articles(item.rel, data)
+            except (UnreadableFileError, OSError) as exc:
+                # The previous version (if any) stays indexed and the file is retried next run.
+                report.skipped.append(Skipped(item.rel, str(exc)))
                 continue
-            doc = parse(rel, text)
-            passages = list(self.chunker.passages(doc))
-            if not passages:
-                report.skipped.append(Skipped(rel, "no article text found after cleaning"))
-                progress(done, total)
-                continue
-            batch.append(_Pending(doc, state, passages, rel in known))
-            texts += sum(1 + _extra_sentences(p) for p in passages)
-            if texts >= _EMBED_BATCH_TEXTS:
-                self._flush(store, batch, report)
-                batch, texts = [], 0
-            progress(done, total)
+            report.skipped += [Skipped(path, reason) for path, reason in extracted.problems]
+            old = store.documents_of(item.rel)
+            keep = {path for path, _ in extracted.problems}
+            for doc in extracted.documents:
+                passages = list(self.chunker.passages(doc))
+                if not passages:
+                    report.skipped.append(Skipped(doc.path, "no article text found after "
+                                                            "cleaning"))
+                    continue
+                keep.add(doc.path)
+                digest = _content_hash(doc)
+                if old.get(doc.path) == digest:
+                    continue
+                gone += store.delete_document(doc.path)
+                batch.append(_Pending(doc, item.rel, digest, passages))
+                texts += sum(1 + _extra_sentences(p) for p in passages)
+                if texts >= _EMBED_BATCH_TEXTS:
+                    self._flush(store, batch, report)
+                    batch, texts = [], 0
+            for stale in old.keys() - keep:
+                gone += store.delete_document(stale)
+            if keep or old:
+                store.set_file(FileState(item.rel, _sha256(data), len(data), item.mtime_ns))
+                if item.known:
+                    report.updated += 1
+                else:
+                    report.added += 1
         self._flush(store, batch, report)
+        progress(len(files), len(files))
+        return gone
 
     def _flush(self, store: Store, batch: list[_Pending], report: IndexReport) -> None:
         if not batch:
@@ -232,15 +285,21 @@ class Indexer:
                     # A one-sentence passage's sentence vector is the passage vector itself.
                     sentence_rows.extend([vectors[at]] * len(p.sentences))
                     at += 1
-            if item.replaces:
-                store.delete_document(item.doc.path)
-                report.updated += 1
-            else:
-                report.added += 1
             sentences = np.array(sentence_rows, dtype=np.float32).reshape(-1, self.embedder.dim)
-            store.add_document(item.doc, item.state, item.passages, np.array(passage_rows),
-                               sentences)
+            store.add_document(item.doc, item.file, item.content_hash, item.passages,
+                               np.array(passage_rows), sentences)
             report.embedded_passages += len(item.passages)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _content_hash(doc: Document) -> str:
+    """What a document's passages and vectors depend on; equal hashes let them be carried."""
+    blocks = [(b.start, b.end) for b in doc.blocks]
+    key = json.dumps([doc.text, doc.title, doc.date, doc.outlet, doc.url, blocks])
+    return _sha256(key.encode("utf-8"))
 
 
 def _extra_sentences(p: Passage) -> int:
@@ -248,11 +307,17 @@ def _extra_sentences(p: Passage) -> int:
 
 
 def _article_files(seeds: Path) -> list[Path]:
-    return sorted(
-        p for p in seeds.rglob("*")
-        if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(seeds).parts)
-    )
+    """Article files under ``seeds``; anything else is logged once per run and left alone."""
+    found, ignored = [], []
+    for p in seeds.rglob("*"):
+        if any(part.startswith(".") for part in p.relative_to(seeds).parts) or not p.is_file():
+            continue
+        (found if is_article(p.name) else ignored).append(p)
+    if ignored:
+        log.info("skipping files with unknown extensions",
+                 extra={"count": len(ignored), "example": ignored[0].name,
+                        "known": " ".join(ARTICLE_SUFFIXES)})
+    return sorted(found)
 
 
 def _read_states(path: Path) -> dict[str, FileState]:
@@ -261,14 +326,3 @@ def _read_states(path: Path) -> dict[str, FileState]:
         return store.files()
     finally:
         store.close()
-
-
-def _copy_sqlite(src: Path, dst: Path) -> None:
-    """Copy a generation's database through SQLite itself, so the copy is consistent."""
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-    target = sqlite3.connect(dst)
-    try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()

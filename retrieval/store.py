@@ -20,18 +20,26 @@ import numpy as np
 from retrieval.normalize import tokens
 from retrieval.types import Document, Passage
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
+# One file may hold many documents (a JSON Lines export); ``documents.path`` is the file path
+# for single-article files and ``file#N`` for the N-th record of an export.
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL UNIQUE,
+    file TEXT NOT NULL,
     sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
     title TEXT, date TEXT, outlet TEXT, url TEXT, lang TEXT,
     text TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS documents_file ON documents(file);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id INTEGER NOT NULL,
@@ -120,15 +128,30 @@ class Store:
     # --- writing -------------------------------------------------------------------------
 
     def files(self) -> dict[str, FileState]:
-        rows = self.db.execute("SELECT path, sha256, size, mtime_ns FROM documents")
+        rows = self.db.execute("SELECT path, sha256, size, mtime_ns FROM files")
         return {r[0]: FileState(*r) for r in rows}
 
-    def touch(self, state: FileState) -> None:
-        """Record a new mtime for content that hashed the same, so the next scan skips it."""
+    def set_file(self, state: FileState) -> None:
+        """Record what a file looked like when indexed, so the next scan can skip it."""
         self.db.execute(
-            "UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
-            (state.size, state.mtime_ns, state.path),
+            "INSERT INTO files (path, sha256, size, mtime_ns) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size,"
+            " mtime_ns = excluded.mtime_ns",
+            (state.path, state.sha256, state.size, state.mtime_ns),
         )
+
+    def documents_of(self, file: str) -> dict[str, str]:
+        """Document path -> content hash, for every document a file produced."""
+        rows = self.db.execute("SELECT path, sha256 FROM documents WHERE file = ?", (file,))
+        return dict(rows.fetchall())
+
+    def delete_file(self, file: str) -> list[int]:
+        """Remove a file and every document it produced; returns the passage ids gone."""
+        gone: list[int] = []
+        for path in self.documents_of(file):
+            gone += self.delete_document(path)
+        self.db.execute("DELETE FROM files WHERE path = ?", (file,))
+        return gone
 
     def delete_document(self, path: str) -> list[int]:
         """Remove a document with its passages and sentences; returns the passage ids gone."""
@@ -144,17 +167,18 @@ class Store:
     def add_document(
         self,
         doc: Document,
-        state: FileState,
+        file: str,
+        content_hash: str,
         passages: Sequence[Passage],
         passage_vectors: np.ndarray,
         sentence_vectors: np.ndarray,
     ) -> list[int]:
         """Insert a parsed document; sentence vectors are in passage-then-sentence order."""
         cur = self.db.execute(
-            "INSERT INTO documents (path, sha256, size, mtime_ns, title, date, outlet, url, lang,"
-            " text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc.path, state.sha256, state.size, state.mtime_ns, doc.title, doc.date,
-             doc.outlet, doc.url, doc.lang, doc.text),
+            "INSERT INTO documents (path, file, sha256, title, date, outlet, url, lang, text)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc.path, file, content_hash, doc.title, doc.date, doc.outlet, doc.url, doc.lang,
+             doc.text),
         )
         doc_id = cur.lastrowid
         ids: list[int] = []
@@ -187,9 +211,13 @@ class Store:
         passages = self.db.execute("SELECT count(*) FROM passages").fetchone()[0]
         return docs, passages
 
-    def iter_vectors(self, dim: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All passage vectors in id order, in bounded batches (memory stays flat)."""
-        cur = self.db.execute("SELECT id, vector FROM passages ORDER BY id")
+    def max_passage_id(self) -> int:
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM passages").fetchone()[0]
+
+    def iter_vectors(self, dim: int, batch: int = 4096,
+                     after: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Passage vectors with ids above ``after``, in id order and bounded batches."""
+        cur = self.db.execute("SELECT id, vector FROM passages WHERE id > ? ORDER BY id", (after,))
         while rows := cur.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)

@@ -7,7 +7,7 @@ is measured by ``khabar bench``. The chosen kind is recorded in the generation's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,9 @@ HNSW_FROM = 50_000
 _HNSW_M = 32
 _HNSW_EF_CONSTRUCTION = 80
 _HNSW_EF_SEARCH = 96
+# HNSW cannot delete; removed passages stay in the graph (search skips ids the store no
+# longer has, and ids are never reused) until they are this share of it, then it is rebuilt.
+_MAX_STALE_SHARE = 0.10
 
 
 def kind_for(count: int) -> str:
@@ -48,6 +51,21 @@ class VectorIndex:
         built = cls(index, kind)
         built._tune()
         return built
+
+    def update(self, removed: Sequence[int], added: Iterable[tuple[np.ndarray, np.ndarray]],
+               live: int) -> bool:
+        """Apply an incremental change in place; False means "rebuild instead".
+
+        This is what makes adding one article to a big index cost about one article: the
+        previous generation's vectors are reused instead of re-read and re-indexed.
+        """
+        if removed and self.kind == "flat":
+            self._index.remove_ids(np.asarray(removed, dtype=np.int64))
+        for ids, vecs in added:
+            self._index.add_with_ids(np.ascontiguousarray(vecs, dtype=np.float32), ids)
+        if self.kind == "flat":
+            return self.size == live
+        return self.size - live <= _MAX_STALE_SHARE * max(live, 1)
 
     @classmethod
     def load(cls, path: Path, kind: str) -> VectorIndex:

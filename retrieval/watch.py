@@ -6,11 +6,22 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from retrieval.indexer import ARTICLE_SUFFIXES, Indexer, IndexReport
+from watchfiles import DefaultFilter
+from watchfiles import watch as file_changes
+
+from retrieval.indexer import Indexer, IndexReport
+
+# watchfiles waits this long for an event before yielding an empty batch; the first such
+# yield tells us the watcher is live (see ``watch``).
+_POLL_MS = 500
 
 
-def _is_article(_change: object, path: str) -> bool:
-    return path.lower().endswith(ARTICLE_SUFFIXES)
+class _Relevant(DefaultFilter):
+    """Every change may matter (a renamed folder moves many articles), except hidden files and
+    editor droppings; a run that finds nothing new costs one stat per file."""
+
+    def __call__(self, change: object, path: str) -> bool:
+        return not Path(path).name.startswith(".") and super().__call__(change, path)
 
 
 def watch(indexer: Indexer, seeds: Path, on_report: Callable[[IndexReport], None],
@@ -18,10 +29,18 @@ def watch(indexer: Indexer, seeds: Path, on_report: Callable[[IndexReport], None
     """Reindex after every burst of changes; returns when ``stop`` is set (or on Ctrl-C).
 
     watchfiles gathers changes until the directory has been quiet for ``debounce_ms``, so a
-    hundred files copied in at once cost one incremental run, not a hundred.
+    hundred files copied in at once cost one incremental run, not a hundred. Files changed
+    after the caller's last run but before the watcher started would otherwise be missed, so
+    one catch-up run happens as soon as the watcher is known to be live.
     """
-    from watchfiles import watch as file_changes
-
-    for _ in file_changes(seeds, watch_filter=_is_article, debounce=debounce_ms,
-                          stop_event=stop, recursive=True):
-        on_report(indexer.run(seeds))
+    caught_up = False
+    for changes in file_changes(seeds, watch_filter=_Relevant(), debounce=debounce_ms,
+                                stop_event=stop, recursive=True, rust_timeout=_POLL_MS,
+                                yield_on_timeout=True):
+        if changes:
+            on_report(indexer.run(seeds))
+        elif not caught_up:
+            report = indexer.run(seeds)
+            if report.changed:
+                on_report(report)
+        caught_up = True

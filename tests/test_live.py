@@ -9,7 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from conftest import ROOT, SMALL_CORPUS, write_articles
 
 from bot.service import AnswerService
@@ -36,7 +35,6 @@ def _until(predicate, timeout: float = 180.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.skip(reason="passes alone, fails inside the full suite; under investigation (issue 5)")
 def test_watch_mode_follows_add_change_rename_remove(tmp_path: Path, embedder):
     seeds = tmp_path / "seeds"
     write_articles(seeds, SMALL_CORPUS)
@@ -49,6 +47,9 @@ def test_watch_mode_follows_add_change_rename_remove(tmp_path: Path, embedder):
         write_articles(seeds / "sub", {"d.txt": "Flood in Basra\n\nHeavy rain flooded Basra "
                                                 "streets on Friday, officials said."})
         _until(lambda: "sub/d.txt" in _paths(index_dir, embedder.spec))
+        (seeds / "sub").rename(seeds / "basra")  # a folder move is one event for many files
+        _until(lambda: "basra/d.txt" in _paths(index_dir, embedder.spec)
+               and "sub/d.txt" not in _paths(index_dir, embedder.spec))
         (seeds / "a.txt").rename(seeds / "a2.txt")
         _until(lambda: {"a2.txt", "b.txt"} <= _paths(index_dir, embedder.spec)
                and "a.txt" not in _paths(index_dir, embedder.spec))

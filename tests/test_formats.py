@@ -1,0 +1,196 @@
+"""Every supported format and encoding, through the real indexer, store and answerer."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.service import AnswerService
+from retrieval.chunking import Chunker
+from retrieval.formats import read_articles
+from retrieval.index import IndexDir
+from retrieval.indexer import Indexer
+
+MARKDOWN = """---
+title: "Drought in Isfahan"
+date: 2024-06-02
+source: Zayandeh Daily
+url: https://zayandeh.example/drought
+---
+
+# Drought in Isfahan
+
+The **Zayandeh Rud** river has been dry for [four months](https://x.example/dry), the
+provincial water company said on Sunday, and farmers asked for compensation.
+
+Read also: Rain expected next week
+"""
+
+HTML = """<!doctype html><html><head><meta charset="utf-8">
+<title>Metro line opens in Mashhad | City Wire</title>
+<link rel="canonical" href="https://citywire.example/mashhad-metro">
+<meta property="og:site_name" content="City Wire">
+<meta property="article:published_time" content="2024-09-14T08:00:00+03:30">
+</head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
+<article><h1>Metro line opens in Mashhad</h1>
+<p>The third metro line of Mashhad opened on Saturday with twenty-two stations, the city
+council said, cutting the trip from the airport to the shrine to thirty minutes.</p>
+<p>Officials said the line will carry two hundred thousand passengers a day.</p></article>
+<aside><h3>Most read</h3><ul><li><a href="/a">Football results tonight</a></li></ul></aside>
+<footer>Contact us · Privacy</footer></body></html>
+"""
+
+RECORDS = [
+    {"title": "Bridge closed in Baghdad", "text": "The Jumhuriya bridge in Baghdad was closed "
+     "on Monday for repairs that will last six weeks, the municipality said.",
+     "date": "2024-02-05", "url": "https://wire.example/1", "outlet": "Wire"},
+    {"title": "No text here", "date": "2024-02-06"},
+    {"title": "Dates harvest", "text": "Iraqi farmers expect a record harvest of dates this "
+     "year, about eight hundred thousand tonnes, the agriculture ministry said.",
+     "date": "2024-02-07", "outlet": "Wire"},
+]
+
+
+def _index(seeds: Path, tmp: Path, embedder):
+    index_dir = IndexDir(tmp / "index")
+    return Indexer(index_dir, embedder, Chunker()), index_dir
+
+
+def _cited(answer, doc: str) -> bool:
+    return any(c.doc == doc for c in answer.citations[:2])
+
+
+def test_markdown_front_matter_and_syntax(tmp_path, embedder):
+    doc = read_articles("notes/drought.md", MARKDOWN.encode()).documents[0]
+    assert (doc.title, doc.date, doc.outlet, doc.url) == (
+        "Drought in Isfahan", "2024-06-02", "Zayandeh Daily", "https://zayandeh.example/drought")
+    body = " ".join(doc.text[b.start:b.end] for b in doc.blocks)
+    assert "Zayandeh Rud river has been dry for four months" in body
+    assert "**" not in body and "https://x.example" not in body and "---" not in body
+    assert "Rain expected" not in body  # a "read also" line is chrome in every format
+
+
+def test_html_page_main_text_and_metadata():
+    doc = read_articles("saved/metro.html", HTML.encode()).documents[0]
+    assert doc.title == "Metro line opens in Mashhad"
+    assert doc.date == "2024-09-14"
+    assert doc.url == "https://citywire.example/mashhad-metro"
+    assert doc.outlet == "City Wire"
+    body = " ".join(doc.text[b.start:b.end] for b in doc.blocks)
+    assert "twenty-two stations" in body
+    assert not any(chrome in body for chrome in ("Football results", "Privacy", "Sport"))
+
+
+def test_html_in_windows_1256_follows_its_meta_charset():
+    page = ('<html><head><meta http-equiv="Content-Type" content="text/html; '
+            'charset=windows-1256"><title>افتتاح مستشفى</title></head><body><article>'
+            '<p>افتتحت وزارة الصحة مستشفى جديدا في مدينة حلب يضم مئتي سرير، وقال الوزير إن '
+            'المستشفى سيخدم نصف مليون نسمة.</p></article></body></html>')
+    doc = read_articles("legacy.htm", page.encode("cp1256")).documents[0]
+    assert "مئتي سرير" in doc.text
+
+
+def test_all_formats_and_encodings_are_indexed_and_cited(tmp_path, embedder):
+    seeds = tmp_path / "seeds"
+    (seeds / "exports").mkdir(parents=True)
+    (seeds / "drought.md").write_text(MARKDOWN, encoding="utf-8")
+    (seeds / "metro.html").write_text(HTML, encoding="utf-8")
+    (seeds / "exports" / "feed.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in RECORDS) + "\n", encoding="utf-8")
+    (seeds / "exports" / "one.json").write_text(json.dumps(
+        {"title": "Port strike", "text": "Dock workers in Basra went on strike on Tuesday "
+         "over unpaid wages, halting container traffic."}), encoding="utf-8")
+    arabic = "خبر\n\nأعلنت البلدية أن سوق الخضار الجديد في الموصل سيفتح أبوابه في شهر آذار.\n"
+    persian = "خبر\n\nشهرداری شیراز گفت که باغ ارم از هفته آینده شب‌ها هم باز خواهد بود.\n"
+    (seeds / "cp1256.txt").write_bytes(arabic.encode("cp1256"))
+    (seeds / "utf16le.txt").write_bytes(codecs.BOM_UTF16_LE + persian.encode("utf-16-le"))
+    (seeds / "utf16be.txt").write_bytes(
+        codecs.BOM_UTF16_BE + "Wire\n\nThe dam in Mosul was inspected by engineers on Friday "
+        "and declared safe.\n".encode("utf-16-be"))
+    (seeds / "bom.txt").write_bytes(codecs.BOM_UTF8 + b"Note\n\nA new library opened in "
+                                    b"Tabriz with forty thousand books.\n")
+    indexer, index_dir = _index(seeds, tmp_path, embedder)
+    report = indexer.run(seeds)
+    assert [(s.path, "text" in s.reason) for s in report.skipped] == [
+        ("exports/feed.jsonl#2", True)]
+    assert report.added == 8 and report.documents == 9
+
+    service = AnswerService(index_dir, embedder)
+    cases = {
+        "How long was the Zayandeh Rud dry?": ("drought.md", "four months"),
+        "How many stations does the new Mashhad metro line have?": ("metro.html", "twenty-two"),
+        "How long will the Jumhuriya bridge repairs last?": ("exports/feed.jsonl#1", "six weeks"),
+        "How big is the dates harvest expected to be?": ("exports/feed.jsonl#3", "eight hundred"),
+        "Why did Basra dock workers strike?": ("exports/one.json", "unpaid wages"),
+        "متى يفتح سوق الخضار في الموصل؟": ("cp1256.txt", "آذار"),
+        "باغ ارم شیراز از کی شب‌ها باز است؟": ("utf16le.txt", "شب"),
+        "Was the Mosul dam declared safe?": ("utf16be.txt", "safe"),
+        "How many books does the Tabriz library have?": ("bom.txt", "forty thousand"),
+    }
+    gen = index_dir.open(embedder.spec)
+    assert {m.path for m in gen.store.documents()} == {doc for doc, _ in cases.values()}
+    gen.close()
+    for question, (doc, key) in cases.items():
+        answer = service.ask(question)
+        assert _cited(answer, doc), (question, [c.doc for c in answer.citations])
+        assert key in answer.answer, (question, answer.answer)
+    meta = {c.doc: c for c in service.ask("Mashhad metro line").citations}
+    assert meta["metro.html"].url == "https://citywire.example/mashhad-metro"
+    assert meta["metro.html"].outlet == "City Wire"
+
+
+def test_appending_to_a_feed_embeds_only_the_new_record(tmp_path, embedder):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    feed = seeds / "feed.jsonl"
+    good = [RECORDS[0], RECORDS[2]]
+    feed.write_text("\n".join(json.dumps(r) for r in good) + "\n", encoding="utf-8")
+    indexer, index_dir = _index(seeds, tmp_path, embedder)
+    first = indexer.run(seeds)
+    assert first.ok and first.documents == 2
+    extra = {"title": "Airport reopens", "text": "Mosul airport reopened to civilian flights "
+             "on Thursday after nine years.", "date": "2024-02-08"}
+    feed.write_text(feed.read_text(encoding="utf-8") + json.dumps(extra) + "\n", encoding="utf-8")
+    second = indexer.run(seeds)
+    assert (second.updated, second.documents, second.embedded_passages) == (1, 3, 1)
+    answer = AnswerService(index_dir, embedder).ask("When did Mosul airport reopen?")
+    assert answer.citations[0].doc == "feed.jsonl#3"
+    feed.write_text(json.dumps(extra) + "\n", encoding="utf-8")  # the feed was rotated
+    third = indexer.run(seeds)
+    assert third.documents == 1 and third.passages == 1
+
+
+@pytest.mark.parametrize("name, data, reason", [
+    ("broken.json", b'{"title": "x", "text": ', "invalid JSON"),
+    ("number.json", b"42", "one article object"),
+    ("blank.jsonl", b"\n\n", "empty"),
+    ("empty.html", b"<html><body><nav>Home</nav></body></html>", "no article text"),
+])
+def test_unusable_exports_and_pages_are_reported(tmp_path, embedder, name, data, reason):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / name).write_bytes(data)
+    (seeds / "ok.txt").write_text("News\n\nThe new bridge in Basra opened on Monday.\n",
+                                  encoding="utf-8")
+    report = _index(seeds, tmp_path, embedder)[0].run(seeds)
+    assert report.added == 1 and [s.path for s in report.skipped] == [name]
+    assert reason in report.skipped[0].reason
+
+
+def test_unknown_extensions_are_logged_once_and_ignored(tmp_path, embedder, caplog):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "ok.txt").write_text("News\n\nThe new bridge in Basra opened on Monday.\n",
+                                  encoding="utf-8")
+    for name in ("photo.jpg", "sheet.xlsx", "notes.docx"):
+        (seeds / name).write_bytes(b"\x00\x01")
+    with caplog.at_level(logging.INFO, logger="retrieval.indexer"):
+        report = _index(seeds, tmp_path, embedder)[0].run(seeds)
+    assert report.ok and report.documents == 1
+    lines = [r for r in caplog.records if "unknown extensions" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].count == 3

@@ -244,8 +244,10 @@ def telegram(settings: Settings) -> None:
 @_common
 @click.option("--sizes", default="1000,10000,100000", show_default=True,
               help="Comma-separated corpus sizes, in passages.")
+@click.option("--live-articles", type=click.IntRange(0), default=10_000, show_default=True,
+              help="Article files in the live-corpus check (unchanged scan, add one); 0 skips.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def bench(settings: Settings, sizes: str, as_json: bool) -> None:
+def bench(settings: Settings, sizes: str, live_articles: int, as_json: bool) -> None:
     """Measure speed and scale as ratios to the bare embedder."""
     from bot import bench as bench_mod
     from embeddings.registry import get_embedder
@@ -261,5 +263,5 @@ def bench(settings: Settings, sizes: str, as_json: bool) -> None:
     extra = sorted(Path("../shared/eval").glob("*/corpus"))
     report = bench_mod.run(get_embedder(settings.embedder), settings.seeds_dir, extra, counts,
                            settings.index_dir.parent / "bench",
-                           log=lambda m: click.echo(m, err=True))
+                           log=lambda m: click.echo(m, err=True), live_articles=live_articles)
     click.echo(bench_mod.dumps(report) if as_json else bench_mod.table(report))

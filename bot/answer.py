@@ -70,7 +70,7 @@ def evidence(question: str, result: SearchResult, options: AnswerOptions) -> flo
     best = result.closest
     if best is None:
         return 0.0
-    cross = script(question) != script(best.text[:200])
+    cross = script(question) != result.passages[best.passage_id].script
     return best.dense + options.cross_script_bonus * cross - options.unseen_penalty * result.unseen
 
 

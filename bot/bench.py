@@ -11,6 +11,7 @@ from the measured bare throughput and adds the overhead measured for real at tha
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import shutil
@@ -28,11 +29,11 @@ from embeddings.base import Embedder
 from retrieval.chunking import Chunker, embedding_text, sentence_spans
 from retrieval.corpus import parse
 from retrieval.decoding import UnreadableFileError, decode
-from retrieval.index import IndexDir, Manifest
-from retrieval.indexer import Indexer
-from retrieval.normalize import tokens
+from retrieval.index import Generation, IndexDir, Manifest
+from retrieval.indexer import Indexer, tune_vectors
+from retrieval.normalize import script, tokens
 from retrieval.store import SCHEMA_VERSION, Store
-from retrieval.vectors import VectorIndex, kind_for
+from retrieval.vectors import VectorIndex, exact_top, recall
 
 _QUERIES = 40
 
@@ -189,6 +190,7 @@ def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray
     tmp = index_dir.begin(1)
     store = Store(tmp / "store.sqlite")
     per_doc = 10
+    norms: list[str] = []
     for d in range(0, len(vectors), per_doc):
         chunk = vectors[d:d + per_doc]
         texts = [" ".join(rng.sample(sentences, 2)) for _ in chunk]
@@ -199,45 +201,51 @@ def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray
             (f"synthetic/{d // per_doc:06d}.txt", texts[0][:60], doc_text))
         offset = 0
         for text, vec in zip(texts, chunk, strict=True):
+            norms.append(" ".join(tokens(text)))
             pcur = store.db.execute(
-                "INSERT INTO passages (doc_id, ordinal, start, end, norm, vector)"
-                " VALUES (?, 0, ?, ?, ?, ?)",
-                (cur.lastrowid, offset, offset + len(text), " ".join(tokens(text)),
+                "INSERT INTO passages (doc_id, ordinal, start, end, norm, script, vector)"
+                " VALUES (?, 0, ?, ?, ?, ?, ?)",
+                (cur.lastrowid, offset, offset + len(text), norms[-1], script(text[:200]),
                  vec.tobytes()))
             store.db.execute(
                 "INSERT INTO sentences (passage_id, start, end, vector) VALUES (?, ?, ?, ?)",
                 (pcur.lastrowid, offset, offset + len(text), vec.tobytes()))
             offset += len(text) + 2
+    store.count_terms(norms, +1)
     store.commit()
     docs, passages = store.counts()
     index = VectorIndex.build(embedder.dim, store.iter_vectors(embedder.dim), passages)
+    tune_vectors(index, store, embedder)
     store.close()
     index.save(tmp / "vectors.faiss")
-    Manifest(SCHEMA_VERSION, embedder.spec, embedder.dim, index.kind, 1, docs, passages, 600,
-             time.time()).write(tmp / "manifest.json")
+    Manifest(schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim,
+             vector_index=index.kind, generation=1, documents=docs, passages=passages,
+             chunk_chars=600, created=time.time(),
+             vector_setting=index.setting and list(index.setting),
+             recall_at_10=index.recall_at_10,
+             vectors_trained_on=index.trained_on).write(tmp / "manifest.json")
     index_dir.publish(tmp, 1)
     return time.perf_counter() - started
 
 
-def recall_at_10(generation_dir: Path, vectors: np.ndarray, queries: np.ndarray) -> float | None:
-    gen = VectorIndex.load(generation_dir / "vectors.faiss", kind_for(len(vectors)))
-    if gen.kind == "flat":
+def recall_at_10(gen: Generation, vectors: np.ndarray, queries: np.ndarray) -> float | None:
+    """Recall@10 of the served index against exact search, on the bench's own questions
+    (not the probes the index was tuned on)."""
+    if gen.vectors.kind == "flat":
         return None
-    hits = 0
-    for q in queries:
-        exact = set((np.argsort(-(vectors @ q))[:10] + 1).tolist())  # ids start at 1
-        got = {i for i, _ in gen.search(q, 10)}
-        hits += len(exact & got)
-    return round(hits / (10 * len(queries)), 4)
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)  # synthetic passage ids start at 1
+    return recall(gen.vectors, queries, exact_top(queries, [(ids, vectors)], 10))
 
 
 def serving_rss_mb(index: Path, question: str) -> float:
     """Peak resident memory of a fresh ``khabar ask`` process on ``index``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-m", "bot", "ask", "--index", str(index), question],
-                   check=True, capture_output=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(peak, before) / 1024, 1)
+    child = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--index", str(index), question],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise RuntimeError(f"khabar ask on {index} exited with {child.returncode}")
+    return round(usage.ru_maxrss / 1024, 1)
 
 
 def cold_start(index: Path, question: str) -> float:
@@ -287,7 +295,7 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
             for k in split:
                 split[k].append(timings[k])
         gen = service.generation()
-        qv = embedder.embed(queries[:20], query=True)
+        qv = embedder.embed(queries, query=True)
         embed_s = n * bare["tokens_per_passage"] / bare["tokens_per_s"]
         size_bytes = sum(p.stat().st_size for p in gen.path.iterdir())
         report.sizes.append({
@@ -297,7 +305,9 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
             "ask_p95_ratio": round(_pct(totals, 95) / bare["query_p50_ms"], 2),
             "embed_p50_ms": _pct(split["embed"], 50), "search_p50_ms": _pct(split["search"], 50),
             "answer_p50_ms": _pct(split["answer"], 50),
-            "recall_at_10": recall_at_10(gen.path, vectors, qv),
+            "recall_at_10": recall_at_10(gen, vectors, qv),
+            "vector_setting": gen.manifest.vector_setting,
+            "tuned_recall_at_10": gen.manifest.recall_at_10,
             "index_mb": round(size_bytes / 2**20, 1),
             "serving_rss_mb": serving_rss_mb(index_dir.root, queries[1]),
             "build_overhead_s": round(build_s, 2),
@@ -327,6 +337,7 @@ def table(report: BenchReport) -> str:
     lines.append("")
     cols = ["passages", "vector_index", "ask_p50_ms", "ask_p95_ms", "ask_p50_ratio",
             "ask_p95_ratio", "embed_p50_ms", "search_p50_ms", "answer_p50_ms", "recall_at_10",
+            "vector_setting",
             "index_mb", "serving_rss_mb", "build_overhead_s", "indexing_ratio_extrapolated"]
     rows = [cols] + [[str(s[c]) for c in cols] for s in report.sizes]
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]

@@ -62,6 +62,11 @@ class Manifest:
     passages: int
     chunk_chars: int
     created: float
+    # Approximate index only: (lists probed, candidates re-ranked) chosen at build time, the
+    # recall@10 against exact search it measured, and how many vectors its lists were trained on.
+    vector_setting: list[int] | None = None
+    recall_at_10: float | None = None
+    vectors_trained_on: int | None = None
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -136,7 +141,8 @@ class IndexDir:
         manifest = Manifest.read(path / "manifest.json")
         check_compatible(manifest, self.root, embedder_spec, dim)
         store = Store(path / "store.sqlite", readonly=True)
-        vectors = VectorIndex.load(path / "vectors.faiss", manifest.vector_index)
+        vectors = VectorIndex.load(path / "vectors.faiss", manifest.vector_index,
+                                   manifest.vector_setting, manifest.vectors_trained_on)
         return Generation(name, path, manifest, store, vectors)
 
     @contextlib.contextmanager

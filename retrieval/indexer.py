@@ -131,6 +131,10 @@ class Indexer:
     def _run(self, seeds: Path, rebuild: bool, progress: ProgressFn) -> IndexReport:
         report = IndexReport()
         manifest = None if rebuild else self.index_dir.manifest()
+        if manifest is not None and manifest.schema != SCHEMA_VERSION:
+            log.info("index schema changed; rebuilding",
+                     extra={"old": manifest.schema, "new": SCHEMA_VERSION})
+            manifest = None
         if manifest is not None:
             check_compatible(manifest, self.index_dir.root, self.embedder.spec, None)
             if manifest.chunk_chars != self.chunker.max_chars:
@@ -163,7 +167,9 @@ class Indexer:
             report.documents, report.passages = store.counts()
             vectors = None
             if previous and manifest.vector_index == kind_for(report.passages):
-                vectors = VectorIndex.load(previous / "vectors.faiss", manifest.vector_index)
+                vectors = VectorIndex.load(previous / "vectors.faiss", manifest.vector_index,
+                                           manifest.vector_setting, manifest.vectors_trained_on)
+                vectors.recall_at_10 = manifest.recall_at_10
                 if not vectors.update(gone, store.iter_vectors(self.embedder.dim,
                                                                after=carried_up_to),
                                       report.passages):
@@ -173,6 +179,7 @@ class Indexer:
                     self.embedder.dim, store.iter_vectors(self.embedder.dim), report.passages,
                     kind=kind_for(report.passages),
                 )
+                tune_vectors(vectors, store, self.embedder)
         finally:
             store.close()
         vectors.save(tmp / "vectors.faiss")
@@ -180,6 +187,8 @@ class Indexer:
             schema=SCHEMA_VERSION, embedder=self.embedder.spec, dim=self.embedder.dim,
             vector_index=vectors.kind, generation=number, documents=report.documents,
             passages=report.passages, chunk_chars=self.chunker.max_chars, created=time.time(),
+            vector_setting=vectors.setting and list(vectors.setting),
+            recall_at_10=vectors.recall_at_10, vectors_trained_on=vectors.trained_on,
         ).write(tmp / "manifest.json")
         report.generation = self.index_dir.publish(tmp, number)
         self.index_dir.collect_garbage()
@@ -289,6 +298,15 @@ class Indexer:
             store.add_document(item.doc, item.file, item.content_hash, item.passages,
                                np.array(passage_rows), sentences)
             report.embedded_passages += len(item.passages)
+
+
+def tune_vectors(vectors: VectorIndex, store: Store, embedder: Embedder, probes: int = 48) -> None:
+    """Tune an approximate index on question-like probes: the opening words of passages spread
+    over the corpus, embedded as queries (about a second, against hours of embedding)."""
+    if vectors.kind == "flat":
+        return
+    texts = [" ".join(t.split()[:10]) for t in store.sample_texts(probes)]
+    vectors.tune(embedder.embed(texts, query=True), store.iter_vectors(embedder.dim))
 
 
 def _sha256(data: bytes) -> str:

@@ -129,19 +129,17 @@ def _pick_sentences(question: str, query_vector: np.ndarray, hits: tuple[Hit, ..
     q_tokens = set(tokens(question))
     q_script = script(question)
     wants_number = bool(_NUMERIC_QUESTION.search(normalize(question)))
-    matrix = np.vstack([r[3] for r in rows])
+    matrix = np.vstack([r[4] for r in rows])
     dense = matrix @ query_vector
     candidates: list[_Sentence] = []
     seen: set[str] = set()
-    for (pid, start, end, _), d in zip(rows, dense, strict=True):
-        text = passages[pid].doc_text[start:end]
-        key = normalize(text)
-        if key in seen:
+    for (pid, start, end, key, _), d in zip(rows, dense, strict=True):
+        if key in seen:  # the same sentence twice (a wire story quoted by two outlets)
             continue
         seen.add(key)
         lex = 0.0
-        if q_tokens and script(text) == q_script:
-            lex = len(q_tokens & set(tokens(text))) / len(q_tokens)
+        if q_tokens and passages[pid].script == q_script:
+            lex = len(q_tokens & set(key.split())) / len(q_tokens)
         score = (float(d) + options.sentence_lexical_weight * lex
                  + options.passage_prior_weight * prior[pid])
         if wants_number and any(ch.isdigit() for ch in key):

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     passage_id INTEGER NOT NULL,
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
+    norm TEXT NOT NULL,
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sentences_passage ON sentences(passage_id);
@@ -131,6 +132,7 @@ class Store:
         if readonly:
             uri = f"file:{path}?mode=ro"
             self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.db.execute("PRAGMA mmap_size = 1073741824")
         else:
             self.db = sqlite3.connect(path, check_same_thread=False)
             self.db.executescript(_SCHEMA)
@@ -212,10 +214,13 @@ class Store:
             ids.append(pid)
             rows = []
             for span in p.sentences:
-                rows.append((pid, span.start, span.end, sentence_vectors[s].tobytes()))
+                rows.append((pid, span.start, span.end,
+                             " ".join(tokens(doc.text[span.start:span.end])),
+                             sentence_vectors[s].tobytes()))
                 s += 1
             self.db.executemany(
-                "INSERT INTO sentences (passage_id, start, end, vector) VALUES (?, ?, ?, ?)", rows
+                "INSERT INTO sentences (passage_id, start, end, norm, vector)"
+                " VALUES (?, ?, ?, ?, ?)", rows
             )
         self.count_terms(norms, +1)
         return ids
@@ -326,17 +331,18 @@ class Store:
 
     def sentences(
         self, passage_ids: Sequence[int], dim: int
-    ) -> list[tuple[int, int, int, np.ndarray]]:
-        """(passage_id, start, end, vector) for every sentence of the given passages."""
+    ) -> list[tuple[int, int, int, str, np.ndarray]]:
+        """(passage_id, start, end, norm, vector) for every sentence of the given passages;
+        ``norm`` is the sentence's normalised tokens, computed once at indexing time."""
         if not passage_ids:
             return []
         marks = ",".join("?" * len(passage_ids))
         rows = self.db.execute(
-            f"SELECT passage_id, start, end, vector FROM sentences WHERE passage_id IN ({marks})"
-            " ORDER BY id",
+            f"SELECT passage_id, start, end, norm, vector FROM sentences"
+            f" WHERE passage_id IN ({marks}) ORDER BY id",
             list(passage_ids),
         )
-        return [(r[0], r[1], r[2], np.frombuffer(r[3], dtype=np.float32)) for r in rows]
+        return [(r[0], r[1], r[2], r[3], np.frombuffer(r[4], dtype=np.float32)) for r in rows]
 
     def documents(self) -> list[DocMeta]:
         rows = self.db.execute(

@@ -31,7 +31,7 @@ from retrieval.decoding import UnreadableFileError, decode
 from retrieval.index import Generation, IndexDir, Manifest
 from retrieval.indexer import Indexer, tune_vectors
 from retrieval.normalize import script, tokens
-from retrieval.store import SCHEMA_VERSION, Store
+from retrieval.store import SCHEMA_VERSION, VECTOR_DTYPE, Store, to_blob
 from retrieval.vectors import VectorIndex, exact_top, recall
 
 _QUERIES = 100
@@ -205,11 +205,11 @@ def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray
                 "INSERT INTO passages (doc_id, ordinal, start, end, norm, script, vector)"
                 " VALUES (?, 0, ?, ?, ?, ?, ?)",
                 (cur.lastrowid, offset, offset + len(text), norms[-1], script(text[:200]),
-                 vec.tobytes()))
+                 to_blob(vec)))
             store.db.execute(
                 "INSERT INTO sentences (passage_id, start, end, norm, vector)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (pcur.lastrowid, offset, offset + len(text), norms[-1], vec.tobytes()))
+                (pcur.lastrowid, offset, offset + len(text), norms[-1], to_blob(vec)))
             offset += len(text) + 2
     store.count_terms(norms, +1)
     store.commit()
@@ -234,7 +234,8 @@ def recall_at_10(gen: Generation, vectors: np.ndarray, queries: np.ndarray) -> f
     if gen.vectors.kind == "flat":
         return None
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)  # synthetic passage ids start at 1
-    return recall(gen.vectors, queries, exact_top(queries, [(ids, vectors)], 10))
+    stored = vectors.astype(VECTOR_DTYPE).astype(np.float32)  # what the index was built from
+    return recall(gen.vectors, queries, exact_top(queries, [(ids, stored)], 10))
 
 
 # The child reports its own peak from /proc (VmHWM counts only its post-exec memory): getrusage

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -201,10 +202,8 @@ class Indexer:
         changed: list[_Changed] = []
         touched: list[FileState] = []
         present: set[str] = set()
-        for path in _article_files(seeds):
-            rel = path.relative_to(seeds).as_posix()
+        for rel, st in _article_files(seeds):
             present.add(rel)
-            st = path.stat()
             old = known.get(rel)
             if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
                 report.unchanged += 1
@@ -213,6 +212,7 @@ class Indexer:
                 report.skipped.append(Skipped(rel, f"larger than the {self.max_file_bytes:,}-byte "
                                               "limit (KHABAR_MAX_FILE_BYTES)"))
                 continue
+            path = seeds / rel
             if old and old.sha256 == _sha256(path.read_bytes()):
                 report.unchanged += 1
                 touched.append(FileState(rel, old.sha256, st.st_size, st.st_mtime_ns))
@@ -324,16 +324,33 @@ def _extra_sentences(p: Passage) -> int:
     return len(p.sentences) if len(p.sentences) > 1 else 0
 
 
-def _article_files(seeds: Path) -> list[Path]:
-    """Article files under ``seeds``; anything else is logged once per run and left alone."""
-    found, ignored = [], []
-    for p in seeds.rglob("*"):
-        if any(part.startswith(".") for part in p.relative_to(seeds).parts) or not p.is_file():
-            continue
-        (found if is_article(p.name) else ignored).append(p)
+def _article_files(seeds: Path) -> list[tuple[str, os.stat_result]]:
+    """(relative path, stat) of the article files under ``seeds``, hidden ones left out; other
+    files are logged once per run and left alone.
+
+    ``os.scandir`` hands back each entry's type with the listing, so a 10,000-file tree costs one
+    ``stat`` a file and no path objects (pathlib's rglob was two thirds of an unchanged check).
+    """
+    found: list[tuple[str, os.stat_result]] = []
+    ignored: list[str] = []
+    pending = [""]
+    while pending:
+        rel_dir = pending.pop()
+        with os.scandir(seeds / rel_dir if rel_dir else seeds) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(rel)
+                elif entry.is_file():
+                    if is_article(entry.name):
+                        found.append((rel, entry.stat()))
+                    else:
+                        ignored.append(entry.name)
     if ignored:
         log.info("skipping files with unknown extensions",
-                 extra={"count": len(ignored), "example": ignored[0].name,
+                 extra={"count": len(ignored), "example": ignored[0],
                         "known": " ".join(ARTICLE_SUFFIXES)})
     return sorted(found)
 

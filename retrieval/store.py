@@ -22,6 +22,17 @@ from retrieval.normalize import script, tokens
 from retrieval.types import Document, Passage
 
 SCHEMA_VERSION = 4
+# Vectors are stored as float16: cosine scores move by ~1e-4, and the store (which every new
+# generation copies) is half the size, so adding one article to a big index copies half as much.
+VECTOR_DTYPE = np.float16
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=VECTOR_DTYPE).tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=VECTOR_DTYPE).astype(np.float32)
 
 # One file may hold many documents (a JSON Lines export); ``documents.path`` is the file path
 # for single-article files and ``file#N`` for the N-th record of an export.
@@ -208,7 +219,7 @@ class Store:
                 "INSERT INTO passages (doc_id, ordinal, start, end, norm, script, vector)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (doc_id, p.ordinal, p.start, p.end, norms[-1], script(p.text[:200]),
-                 vec.astype(np.float32).tobytes()),
+                 to_blob(vec)),
             )
             pid = cur.lastrowid
             ids.append(pid)
@@ -216,7 +227,7 @@ class Store:
             for span in p.sentences:
                 rows.append((pid, span.start, span.end,
                              " ".join(tokens(doc.text[span.start:span.end])),
-                             sentence_vectors[s].tobytes()))
+                             to_blob(sentence_vectors[s])))
                 s += 1
             self.db.executemany(
                 "INSERT INTO sentences (passage_id, start, end, norm, vector)"
@@ -256,7 +267,7 @@ class Store:
         cur = self.db.execute("SELECT id, vector FROM passages WHERE id > ? ORDER BY id", (after,))
         while rows := cur.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            vecs = from_blob(b"".join(r[1] for r in rows))
             yield ids, vecs.reshape(len(rows), dim)
 
     def sample_texts(self, n: int) -> list[str]:
@@ -327,7 +338,7 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.db.execute(f"SELECT id, vector FROM passages WHERE id IN ({marks})", list(ids))
-        return {r[0]: np.frombuffer(r[1], dtype=np.float32) for r in rows}
+        return {r[0]: from_blob(r[1]) for r in rows}
 
     def sentences(
         self, passage_ids: Sequence[int], dim: int
@@ -342,7 +353,7 @@ class Store:
             f" WHERE passage_id IN ({marks}) ORDER BY id",
             list(passage_ids),
         )
-        return [(r[0], r[1], r[2], r[3], np.frombuffer(r[4], dtype=np.float32)) for r in rows]
+        return [(r[0], r[1], r[2], r[3], from_blob(r[4])) for r in rows]
 
     def documents(self) -> list[DocMeta]:
         rows = self.db.execute(

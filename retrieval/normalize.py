@@ -29,7 +29,9 @@ _DROP = (
 _TABLE = str.maketrans(_LETTERS | _DIGITS | _SPACES | dict.fromkeys(_DROP, ""))
 _DIACRITICS = re.compile("[\u064b-\u065f\u0670\u06d6-\u06ed]")
 _WS = re.compile(r"\s+")
-_TOKEN = re.compile(r"\w+")
+# Word characters without "_": FTS5's tokenizer splits on underscores, and the term statistics
+# must count exactly the tokens FTS5 indexes ("Super_Bowl_50" is three words to both).
+_TOKEN = re.compile(r"[^\W_]+")
 # Arabic's definite article and the particles glued before it; stripping them lets "الاتفاقية"
 # match "اتفاقية" and "بالاتفاقية". Only applied when a real stem (3+ letters) remains.
 _AR_PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال")

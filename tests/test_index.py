@@ -134,3 +134,21 @@ class _Renamed:
 
     def embed(self, texts, query=False):
         return self._inner.embed(texts, query=query)
+
+
+def test_term_statistics_match_what_fts5_indexes(corpus, embedder):
+    """Abstention and BM25 term selection read the df table; it must count FTS5's own tokens,
+    through adds and deletes, whatever the text holds (underscores, digits, ZWNJ, Latin)."""
+    import sqlite3
+
+    seeds, index_dir, indexer = corpus
+    write_articles(seeds, {"d.txt": "Super_Bowl_50 في_العام\n\nفاز فريق Denver Broncos في "
+                                    "المباراة ٢٤-١٠ و می‌خواهند co-operation e-mail.\n"})
+    (seeds / "b.txt").unlink()
+    indexer.run(seeds)
+    db = sqlite3.connect(index_dir.root / index_dir.current_name() / "store.sqlite")
+    db.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, passages_fts, row)")
+    fts = dict(db.execute("SELECT term, doc FROM temp.v"))
+    ours = dict(db.execute("SELECT term, df FROM terms"))
+    assert "bowl" in ours and "super_bowl_50" not in ours
+    assert ours == fts

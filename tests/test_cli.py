@@ -109,3 +109,19 @@ def test_help_does_not_load_heavy_modules():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=60)
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_compact_answer_tells_passages_of_one_article_apart():
+    from bot.render import answer_text
+    from retrieval.types import Answer, Citation
+
+    long = "word " * 60
+    cites = tuple(
+        Citation(n=i + 1, doc="a.txt", title="Same title", outlet=None, date=None, url=None,
+                 snippet=s, start=0, end=len(s), score=1.0, passage_id=i + 1)
+        for i, s in enumerate(["The port reopened.", long])
+    )
+    text = answer_text(Answer("q", True, "The port reopened. [1]", cites, {}))
+    assert "    The port reopened." in text
+    excerpt_line = text.splitlines()[-1]
+    assert excerpt_line.endswith("…") and len(excerpt_line) <= 4 + 101

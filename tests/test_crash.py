@@ -155,8 +155,11 @@ def test_sigkill_at_20_moments_loses_nothing(tmp_path, embedder):
         proc.wait(timeout=30)
         if not reached or proc.returncode != -signal.SIGKILL:
             continue  # the run finished before the chosen moment: not a kill point
+        if (index / "CURRENT").read_text() != current:
+            # Killed after publishing, while tidying up: the new generation must be whole.
+            assert _passages(index) == _passages(tmp_path / "fresh"), (attempt, kind)
+            continue
         kills[kind] += 1
-        assert (index / "CURRENT").read_text() == current, (attempt, kind)
         assert _answers(index, embedder) == before, (attempt, kind)
     print(f"{sum(kills.values())} kill points in {attempt + 1} runs; a run takes "
           f"{run_seconds:.1f}s")

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.normalize import detect_lang, normalize, script, tokens
+from retrieval.normalize import detect_lang, normalize
 from retrieval.search import SearchResult
 from retrieval.store import Store, StoredPassage
-from retrieval.types import Citation, Hit
+from retrieval.types import Citation
 
 NOT_FOUND = {
     "ar": "لا تغطي المقالات المفهرسة هذا السؤال. أقرب ما وُجد:",
@@ -70,7 +70,7 @@ def evidence(question: str, result: SearchResult, options: AnswerOptions) -> flo
     best = result.closest
     if best is None:
         return 0.0
-    cross = script(question) != result.passages[best.passage_id].script
+    cross = result.question_script != result.passages[best.passage_id].script
     return best.dense + options.cross_script_bonus * cross - options.unseen_penalty * result.unseen
 
 
@@ -78,11 +78,11 @@ def compose(question: str, result: SearchResult, store: Store, dim: int,
             options: AnswerOptions) -> Composed:
     """Pick answer sentences from the hits and build the citation list."""
     lang = detect_lang(question)
-    hits, query_vector = result.hits, result.query_vector
+    hits = result.hits
     if not hits:
         return Composed(False, NOT_FOUND.get(lang, NOT_FOUND["en"]), ())
     passages = result.passages
-    chosen = _pick_sentences(question, query_vector, hits, passages, store, dim, options)
+    chosen = _pick_sentences(question, result, store, dim, options)
     found = bool(chosen) and evidence(question, result, options) >= options.abstain_below
 
     order: list[int] = []
@@ -118,19 +118,18 @@ def compose(question: str, result: SearchResult, store: Store, dim: int,
     return Composed(True, " ".join(parts), tuple(citations))
 
 
-def _pick_sentences(question: str, query_vector: np.ndarray, hits: tuple[Hit, ...],
-                    passages: dict[int, StoredPassage], store: Store, dim: int,
+def _pick_sentences(question: str, result: SearchResult, store: Store, dim: int,
                     options: AnswerOptions) -> list[_Sentence]:
-    top = hits[:options.sentence_passages]
+    top = result.hits[:options.sentence_passages]
     prior = {h.passage_id: h.score - top[0].score for h in top}
     rows = store.sentences([h.passage_id for h in top], dim)
     if not rows:
         return []
-    q_tokens = set(tokens(question))
-    q_script = script(question)
+    passages = result.passages
+    q_tokens, q_script = result.question_tokens, result.question_script
     wants_number = bool(_NUMERIC_QUESTION.search(normalize(question)))
     matrix = np.vstack([r[4] for r in rows])
-    dense = matrix @ query_vector
+    dense = matrix @ result.query_vector
     candidates: list[_Sentence] = []
     seen: set[str] = set()
     for (pid, start, end, key, _), d in zip(rows, dense, strict=True):

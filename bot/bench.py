@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.evaluate import ask_beside_floor
 from bot.service import AnswerService
 from embeddings.base import Embedder
 from retrieval.chunking import Chunker, embedding_text, sentence_spans
@@ -30,8 +31,8 @@ from retrieval.corpus import parse
 from retrieval.decoding import UnreadableFileError, decode
 from retrieval.index import Generation, IndexDir, Manifest
 from retrieval.indexer import Indexer, tune_vectors
-from retrieval.normalize import script, tokens
-from retrieval.store import SCHEMA_VERSION, VECTOR_DTYPE, Store, to_blob
+from retrieval.store import SCHEMA_VERSION, Store
+from retrieval.types import Document, Passage, Span
 from retrieval.vectors import VectorIndex, exact_top, recall
 
 _QUERIES = 100
@@ -183,59 +184,43 @@ def synthetic_vectors(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray,
                     sentences: list[str], seed: int) -> float:
-    """Write a generation of ``len(vectors)`` passages (store + FTS + FAISS); returns seconds."""
+    """Write a generation of ``len(vectors)`` passages (store + FTS + FAISS) through the same
+    store calls as the indexer, one one-sentence passage per vector; returns seconds."""
     rng = random.Random(seed)
     started = time.perf_counter()
     tmp = index_dir.begin(1)
     store = Store(tmp / "store.sqlite")
     per_doc = 10
-    norms: list[str] = []
     for d in range(0, len(vectors), per_doc):
         chunk = vectors[d:d + per_doc]
         texts = [" ".join(rng.sample(sentences, 2)) for _ in chunk]
-        doc_text = "\n\n".join(texts)
-        cur = store.db.execute(
-            "INSERT INTO documents (path, file, sha256, title, date, outlet, url, lang, text)"
-            " VALUES (?1, ?1, '', ?2, NULL, NULL, NULL, 'ar', ?3)",
-            (f"synthetic/{d // per_doc:06d}.txt", texts[0][:60], doc_text))
-        offset = 0
-        for text, vec in zip(texts, chunk, strict=True):
-            norms.append(" ".join(tokens(text)))
-            pcur = store.db.execute(
-                "INSERT INTO passages (doc_id, ordinal, start, end, norm, script, vector)"
-                " VALUES (?, 0, ?, ?, ?, ?, ?)",
-                (cur.lastrowid, offset, offset + len(text), norms[-1], script(text[:200]),
-                 to_blob(vec)))
-            store.db.execute(
-                "INSERT INTO sentences (passage_id, start, end, norm, vector)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (pcur.lastrowid, offset, offset + len(text), norms[-1], to_blob(vec)))
-            offset += len(text) + 2
-    store.count_terms(norms, +1)
+        starts = np.cumsum([0] + [len(t) + 2 for t in texts[:-1]])
+        path = f"synthetic/{d // per_doc:06d}.txt"
+        spans = tuple(Span(int(a), int(a) + len(t)) for a, t in zip(starts, texts, strict=True))
+        doc = Document(path, "\n\n".join(texts), texts[0][:60], None, None, None, "ar", spans)
+        passages = [Passage(path, n, sp.start, sp.end, t, (sp,))
+                    for n, (sp, t) in enumerate(zip(spans, texts, strict=True))]
+        store.add_document(doc, path, "", passages, chunk, chunk)
     store.commit()
-    docs, passages = store.counts()
-    index = VectorIndex.build(embedder.dim, store.iter_vectors(embedder.dim), passages)
+    docs, passages_count = store.counts()
+    index = VectorIndex.build(embedder.dim, store.iter_vectors(embedder.dim), passages_count)
     tune_vectors(index, store, embedder)
     store.close()
     index.save(tmp / "vectors.faiss")
-    Manifest(schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim,
-             vector_index=index.kind, generation=1, documents=docs, passages=passages,
-             chunk_chars=600, created=time.time(),
-             vector_setting=index.setting and list(index.setting),
-             recall_at_10=index.recall_at_10,
-             vectors_trained_on=index.trained_on).write(tmp / "manifest.json")
+    Manifest(schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim, generation=1,
+             documents=docs, passages=passages_count, chunk_chars=600, created=time.time(),
+             **index.describe()).write(tmp / "manifest.json")
     index_dir.publish(tmp, 1)
     return time.perf_counter() - started
 
 
-def recall_at_10(gen: Generation, vectors: np.ndarray, queries: np.ndarray) -> float | None:
-    """Recall@10 of the served index against exact search, on the bench's own questions
-    (not the probes the index was tuned on)."""
+def recall_at_10(gen: Generation, queries: np.ndarray) -> float | None:
+    """Recall@10 of the served index against exact search over the stored vectors, on the
+    bench's own questions (not the probes the index was tuned on)."""
     if gen.vectors.kind == "flat":
         return None
-    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)  # synthetic passage ids start at 1
-    stored = vectors.astype(VECTOR_DTYPE).astype(np.float32)  # what the index was built from
-    return recall(gen.vectors, queries, exact_top(queries, [(ids, stored)], 10))
+    exact = exact_top(queries, gen.store.iter_vectors(gen.manifest.dim), 10)
+    return recall(gen.vectors, queries, exact)
 
 
 # The child reports its own peak from /proc (VmHWM counts only its post-exec memory): getrusage
@@ -302,17 +287,12 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
         service = AnswerService(index_dir, embedder)
         service.ask(queries[0])
         # Each question's bare embedding is timed beside its ``ask``, so the ratio compares the
-        # two under the same machine load (it drifts by 20-40% over a run here); the order
-        # alternates because whichever runs first in a pair is slower (cold OpenMP threads).
+        # two under the same machine load (it drifts by 20-40% over a run here).
         totals, bare_q, split = [], [], {"embed": [], "search": [], "answer": []}
         for i, q in enumerate(queries[1:]):
-            if i % 2:
-                timings = service.ask(q).timings_ms
-            t = time.perf_counter()
-            embedder.embed_one_query(q)
-            bare_q.append((time.perf_counter() - t) * 1000)
-            if not i % 2:
-                timings = service.ask(q).timings_ms
+            answer, floor_ms = ask_beside_floor(service, q, None, floor_first=i % 2 == 0)
+            timings = answer.timings_ms
+            bare_q.append(floor_ms)
             totals.append(timings["total"])
             for k in split:
                 split[k].append(timings[k])
@@ -331,7 +311,7 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
             "repeat_ask_p50_ms": _pct(repeat, 50),
             "embed_p50_ms": _pct(split["embed"], 50), "search_p50_ms": _pct(split["search"], 50),
             "answer_p50_ms": _pct(split["answer"], 50),
-            "recall_at_10": recall_at_10(gen, vectors, qv),
+            "recall_at_10": recall_at_10(gen, qv),
             "vector_setting": gen.manifest.vector_setting,
             "tuned_recall_at_10": gen.manifest.recall_at_10,
             "index_mb": round(size_bytes / 2**20, 1),

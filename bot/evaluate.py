@@ -26,6 +26,7 @@ from retrieval.indexer import Indexer
 from retrieval.normalize import contains
 from retrieval.search import SearchOptions
 from retrieval.store import SCHEMA_VERSION
+from retrieval.types import Answer
 
 VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
     "hybrid": (SearchOptions(mode="hybrid"), AnswerOptions()),
@@ -123,19 +124,28 @@ def cached_index(set_dir: Path, cache_root: Path, embedder: Embedder, chunker: C
     return index_dir
 
 
+def ask_beside_floor(service: AnswerService, question: str, k: int | None,
+                     floor_first: bool) -> tuple[Answer, float]:
+    """``ask`` the question and time its floor, the bare query embedding, right beside it.
+
+    Callers alternate ``floor_first``: whichever of the two runs first is slower (the
+    embedder's threads are cold), so a fixed order would bias every ratio built on the pair.
+    """
+    if not floor_first:
+        answer = service.ask(question, k)
+    started = time.perf_counter()
+    service.embedder.embed_one_query(question)
+    floor_ms = (time.perf_counter() - started) * 1000
+    if floor_first:
+        answer = service.ask(question, k)
+    return answer, floor_ms
+
+
 def evaluate(service: AnswerService, questions: Iterable[Question]) -> dict[str, dict]:
     """Ask every question; returns metric rows keyed by ``all`` and by question language."""
     tallies: dict[str, _Tally] = defaultdict(_Tally)
     for i, q in enumerate(questions):
-        # The bare floor every ask pays, timed beside the ask; the order alternates because
-        # whichever of the two runs first is slower (the embedder's threads are cold).
-        if i % 2:
-            answer = service.ask(q.q, EVAL_K)
-        started = time.perf_counter()
-        service.embedder.embed_one_query(q.q)
-        bare = (time.perf_counter() - started) * 1000
-        if not i % 2:
-            answer = service.ask(q.q, EVAL_K)
+        answer, bare = ask_beside_floor(service, q.q, EVAL_K, floor_first=i % 2 == 0)
         docs = [c.doc for c in answer.citations]
         for key in ("all", q.lang):
             t = tallies[key]

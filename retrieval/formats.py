@@ -45,6 +45,11 @@ def is_article(name: str) -> bool:
     return name.lower().endswith(ARTICLE_SUFFIXES)
 
 
+def is_hidden(name: str) -> bool:
+    """Dot-files and dot-folders (editor swap files, ``.git``) are never part of the corpus."""
+    return name.startswith(".")
+
+
 def read_articles(path: str, data: bytes) -> Extracted:
     """Parse one file; raises ``UnreadableFileError`` when nothing in it is usable text."""
     suffix = PurePosixPath(path).suffix.lower()

@@ -68,6 +68,11 @@ class Manifest:
     recall_at_10: float | None = None
     vectors_trained_on: int | None = None
 
+    def vector_fields(self) -> dict:
+        """The fields ``VectorIndex.describe`` wrote, for ``VectorIndex.load``."""
+        return {"vector_index": self.vector_index, "vector_setting": self.vector_setting,
+                "recall_at_10": self.recall_at_10, "vectors_trained_on": self.vectors_trained_on}
+
     @classmethod
     def read(cls, path: Path) -> Manifest:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
@@ -141,8 +146,7 @@ class IndexDir:
         manifest = Manifest.read(path / "manifest.json")
         check_compatible(manifest, self.root, embedder_spec, dim)
         store = Store(path / "store.sqlite", readonly=True)
-        vectors = VectorIndex.load(path / "vectors.faiss", manifest.vector_index,
-                                   manifest.vector_setting, manifest.vectors_trained_on)
+        vectors = VectorIndex.load(path / "vectors.faiss", **manifest.vector_fields())
         return Generation(name, path, manifest, store, vectors)
 
     @contextlib.contextmanager

@@ -23,7 +23,7 @@ import numpy as np
 from embeddings.base import Embedder
 from retrieval.chunking import Chunker, embedding_text
 from retrieval.decoding import UnreadableFileError
-from retrieval.formats import ARTICLE_SUFFIXES, is_article, read_articles
+from retrieval.formats import ARTICLE_SUFFIXES, is_article, is_hidden, read_articles
 from retrieval.index import IndexDir, Manifest, check_compatible
 from retrieval.store import SCHEMA_VERSION, FileState, Store
 from retrieval.types import Document, Passage
@@ -168,9 +168,7 @@ class Indexer:
             report.documents, report.passages = store.counts()
             vectors = None
             if previous and manifest.vector_index == kind_for(report.passages):
-                vectors = VectorIndex.load(previous / "vectors.faiss", manifest.vector_index,
-                                           manifest.vector_setting, manifest.vectors_trained_on)
-                vectors.recall_at_10 = manifest.recall_at_10
+                vectors = VectorIndex.load(previous / "vectors.faiss", **manifest.vector_fields())
                 if not vectors.update(gone, store.iter_vectors(self.embedder.dim,
                                                                after=carried_up_to),
                                       report.passages):
@@ -186,10 +184,8 @@ class Indexer:
         vectors.save(tmp / "vectors.faiss")
         Manifest(
             schema=SCHEMA_VERSION, embedder=self.embedder.spec, dim=self.embedder.dim,
-            vector_index=vectors.kind, generation=number, documents=report.documents,
-            passages=report.passages, chunk_chars=self.chunker.max_chars, created=time.time(),
-            vector_setting=vectors.setting and list(vectors.setting),
-            recall_at_10=vectors.recall_at_10, vectors_trained_on=vectors.trained_on,
+            generation=number, documents=report.documents, passages=report.passages,
+            chunk_chars=self.chunker.max_chars, created=time.time(), **vectors.describe(),
         ).write(tmp / "manifest.json")
         report.generation = self.index_dir.publish(tmp, number)
         self.index_dir.collect_garbage()
@@ -338,7 +334,7 @@ def _article_files(seeds: Path) -> list[tuple[str, os.stat_result]]:
         rel_dir = pending.pop()
         with os.scandir(seeds / rel_dir if rel_dir else seeds) as entries:
             for entry in entries:
-                if entry.name.startswith("."):
+                if is_hidden(entry.name):
                     continue
                 rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
                 if entry.is_dir(follow_symlinks=False):

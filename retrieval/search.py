@@ -51,6 +51,9 @@ class SearchResult:
     # Share of the question's IDF mass in words the corpus never uses: high for questions
     # about something the articles do not cover, whatever their cosine scores say.
     unseen: float
+    # The question's tokens and script, so the answer stage does not compute them again.
+    question_tokens: frozenset[str]
+    question_script: str
 
 
 def search(generation: Generation, question: str, query_vector: np.ndarray, k: int,
@@ -60,8 +63,7 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
     store = generation.store
     n = max(k, options.candidates)
     dense = dict(generation.vectors.search(query_vector, n)) if options.mode != "lexical" else {}
-    q_tokens = tokens(question)
-    q_set = set(q_tokens)
+    q_set = frozenset(tokens(question))
     df = store.document_frequencies(sorted(q_set))
     total = generation.manifest.passages
     lexical = dict(store.lexical(_selective(df, total), n)) if options.mode != "dense" else {}
@@ -107,7 +109,7 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
     unseen = _unseen_share(q_set - STOPWORDS, df, total)
     return SearchResult(tuple(hit(*s) for s in top), query_vector,
                         (time.perf_counter() - started) * 1000,
-                        hit(*closest) if closest else None, passages, unseen)
+                        hit(*closest) if closest else None, passages, unseen, q_set, q_script)
 
 
 def _selective(df: dict[str, int], passages: int) -> list[str]:

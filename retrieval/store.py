@@ -24,15 +24,15 @@ from retrieval.types import Document, Passage
 SCHEMA_VERSION = 4
 # Vectors are stored as float16: cosine scores move by ~1e-4, and the store (which every new
 # generation copies) is half the size, so adding one article to a big index copies half as much.
-VECTOR_DTYPE = np.float16
+_VECTOR_DTYPE = np.float16
 
 
-def to_blob(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype=VECTOR_DTYPE).tobytes()
+def _to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=_VECTOR_DTYPE).tobytes()
 
 
-def from_blob(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=VECTOR_DTYPE).astype(np.float32)
+def _from_blob(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=_VECTOR_DTYPE).astype(np.float32)
 
 # One file may hold many documents (a JSON Lines export); ``documents.path`` is the file path
 # for single-article files and ``file#N`` for the N-th record of an export.
@@ -187,7 +187,7 @@ class Store:
             return []
         rows = self.db.execute("SELECT id, norm FROM passages WHERE doc_id = ?", row).fetchall()
         ids = [r[0] for r in rows]
-        self.count_terms((r[1] for r in rows), -1)
+        self._count_terms((r[1] for r in rows), -1)
         self.db.executemany("DELETE FROM sentences WHERE passage_id = ?", ((i,) for i in ids))
         self.db.execute("DELETE FROM passages WHERE doc_id = ?", row)
         self.db.execute("DELETE FROM documents WHERE id = ?", row)
@@ -219,7 +219,7 @@ class Store:
                 "INSERT INTO passages (doc_id, ordinal, start, end, norm, script, vector)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (doc_id, p.ordinal, p.start, p.end, norms[-1], script(p.text[:200]),
-                 to_blob(vec)),
+                 _to_blob(vec)),
             )
             pid = cur.lastrowid
             ids.append(pid)
@@ -227,16 +227,16 @@ class Store:
             for span in p.sentences:
                 rows.append((pid, span.start, span.end,
                              " ".join(tokens(doc.text[span.start:span.end])),
-                             to_blob(sentence_vectors[s])))
+                             _to_blob(sentence_vectors[s])))
                 s += 1
             self.db.executemany(
                 "INSERT INTO sentences (passage_id, start, end, norm, vector)"
                 " VALUES (?, ?, ?, ?, ?)", rows
             )
-        self.count_terms(norms, +1)
+        self._count_terms(norms, +1)
         return ids
 
-    def count_terms(self, norms: Iterable[str], sign: int) -> None:
+    def _count_terms(self, norms: Iterable[str], sign: int) -> None:
         """Add (``sign`` +1) or remove (-1) passages' distinct terms from the df table."""
         counts = Counter(t for norm in norms for t in set(norm.split()))
         self.db.executemany(
@@ -267,7 +267,7 @@ class Store:
         cur = self.db.execute("SELECT id, vector FROM passages WHERE id > ? ORDER BY id", (after,))
         while rows := cur.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = from_blob(b"".join(r[1] for r in rows))
+            vecs = _from_blob(b"".join(r[1] for r in rows))
             yield ids, vecs.reshape(len(rows), dim)
 
     def sample_texts(self, n: int) -> list[str]:
@@ -338,7 +338,7 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.db.execute(f"SELECT id, vector FROM passages WHERE id IN ({marks})", list(ids))
-        return {r[0]: from_blob(r[1]) for r in rows}
+        return {r[0]: _from_blob(r[1]) for r in rows}
 
     def sentences(
         self, passage_ids: Sequence[int], dim: int
@@ -353,7 +353,7 @@ class Store:
             f" WHERE passage_id IN ({marks}) ORDER BY id",
             list(passage_ids),
         )
-        return [(r[0], r[1], r[2], r[3], from_blob(r[4])) for r in rows]
+        return [(r[0], r[1], r[2], r[3], _from_blob(r[4])) for r in rows]
 
     def documents(self) -> list[DocMeta]:
         rows = self.db.execute(

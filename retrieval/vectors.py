@@ -50,14 +50,21 @@ class VectorIndex:
     """A thin, typed wrapper so nothing else imports faiss."""
 
     def __init__(self, index: object, kind: str, setting: Sequence[int] | None = None,
-                 trained_on: int | None = None) -> None:
+                 recall_at_10: float | None = None, trained_on: int | None = None) -> None:
         self._index = index
         self.kind = kind
-        self.setting: tuple[int, int] | None = (
-            (int(setting[0]), int(setting[1])) if setting else _DEFAULT_SETTING
-        ) if kind == "ivf" else None
+        self.setting: tuple[int, ...] | None = None
+        if kind == "ivf":
+            self.setting = tuple(setting) if setting else _DEFAULT_SETTING
+        self.recall_at_10 = recall_at_10
         self.trained_on = trained_on
-        self.recall_at_10: float | None = None
+
+    def describe(self) -> dict:
+        """What a generation's manifest records of this index, under the manifest's names
+        (``load`` takes them back)."""
+        return {"vector_index": self.kind,
+                "vector_setting": list(self.setting) if self.setting else None,
+                "recall_at_10": self.recall_at_10, "vectors_trained_on": self.trained_on}
 
     @classmethod
     def build(cls, dim: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int,
@@ -73,17 +80,16 @@ class VectorIndex:
         if kind != "ivf":
             raise ValueError(f"Invalid vector index kind: {kind!r}. Choose from 'flat', 'ivf'.")
         # Training needs the vectors in memory once; they are the index's own storage anyway.
-        id_parts, vec_parts = zip(*batches, strict=True) if count else ((), ())
-        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
-        vecs = np.ascontiguousarray(np.concatenate(vec_parts) if vec_parts
-                                    else np.zeros((0, dim)), dtype=np.float32)
+        parts = list(batches)
+        ids = np.concatenate([i for i, _ in parts])
+        vecs = np.ascontiguousarray(np.concatenate([v for _, v in parts]), dtype=np.float32)
         inner = faiss.index_factory(dim, f"IVF{_lists_for(len(vecs))},PQ{dim // 2}x4fs,RFlat",
                                     faiss.METRIC_INNER_PRODUCT)
         step = max(1, len(vecs) // _TRAIN_SAMPLE)
         inner.train(vecs[::step])
         index = faiss.IndexIDMap2(inner)
         index.add_with_ids(vecs, ids)
-        return cls(index, kind, _DEFAULT_SETTING, trained_on=len(vecs))
+        return cls(index, kind, trained_on=len(vecs))
 
     def tune(self, probes: np.ndarray, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
         """Keep the cheapest setting whose recall@10 on ``probes`` reaches the target.
@@ -117,11 +123,13 @@ class VectorIndex:
         return fresh and self.size - live <= _MAX_STALE_SHARE * max(live, 1)
 
     @classmethod
-    def load(cls, path: Path, kind: str, setting: Sequence[int] | None = None,
-             trained_on: int | None = None) -> VectorIndex:
+    def load(cls, path: Path, vector_index: str, vector_setting: Sequence[int] | None = None,
+             recall_at_10: float | None = None,
+             vectors_trained_on: int | None = None) -> VectorIndex:
         import faiss
 
-        return cls(faiss.read_index(str(path)), kind, setting, trained_on)
+        return cls(faiss.read_index(str(path)), vector_index, vector_setting, recall_at_10,
+                   vectors_trained_on)
 
     def save(self, path: Path) -> None:
         import faiss

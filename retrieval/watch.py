@@ -9,6 +9,7 @@ from pathlib import Path
 from watchfiles import DefaultFilter
 from watchfiles import watch as file_changes
 
+from retrieval.formats import is_hidden
 from retrieval.indexer import Indexer, IndexReport
 
 # watchfiles waits this long for an event before yielding an empty batch; the first such
@@ -21,7 +22,7 @@ class _Relevant(DefaultFilter):
     editor droppings; a run that finds nothing new costs one stat per file."""
 
     def __call__(self, change: object, path: str) -> bool:
-        return not Path(path).name.startswith(".") and super().__call__(change, path)
+        return not is_hidden(Path(path).name) and super().__call__(change, path)
 
 
 def watch(indexer: Indexer, seeds: Path, on_report: Callable[[IndexReport], None],

@@ -45,14 +45,14 @@ def test_incremental_add_is_searchable_and_rebuilds_when_stale_or_grown(tuned, t
     index, _ = tuned
     path = tmp_path / "v.faiss"
     index.save(path)
-    loaded = VectorIndex.load(path, "ivf", index.setting, index.trained_on)
+    loaded = VectorIndex.load(path, **index.describe())
     new = _clustered(5, 64, seed=4)
     assert loaded.update([], _batches(new, first_id=10_001), live=6005)
     assert loaded.search(new[0], 1)[0][0] == 10_001
     # A removed passage stays in the lists as a tombstone until they are too many.
     assert loaded.update(list(range(1, 500)), [], live=5506)
     assert not loaded.update(list(range(500, 1000)), [], live=5006)
-    grown = VectorIndex.load(path, "ivf", index.setting, index.trained_on)
+    grown = VectorIndex.load(path, **index.describe())
     assert not grown.update([], _batches(_clustered(6100, 64, seed=5), first_id=20_001),
                             live=12_100)
 

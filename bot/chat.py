@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.render import answer_text
-from bot.service import AnswerService, QuestionError
-from retrieval.types import Answer
+from khabar.bot.render import answer_text
+from khabar.retrieval.answer.service import AnswerService, QuestionError
+from khabar.retrieval.answer.types import Answer
 
 HELP = """Ask a question in Arabic, Persian or English about the indexed articles.
   /sources  full citations (snippets, links) of the last answer

@@ -1,6 +1,8 @@
-"""``khabar``: index, ask, chat, eval. Heavy modules load inside commands, so ``--help`` is fast.
+"""``khabar``: index, ask, chat, eval, bench, telegram. Heavy modules load inside commands, so
+``--help`` is fast.
 
-Library code raises domain errors; this module alone turns them into messages and exit codes.
+Library code raises ``KhabarError`` for what a user can fix; this module alone turns those into
+one-line messages and exit status 1. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +13,24 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.settings import Settings
+from khabar.bot.settings import Settings
+
+if TYPE_CHECKING:
+    from khabar.retrieval.engine import Khabar
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    from khabar.retrieval.errors import KhabarError
+
+    try:
+        yield
+    except KhabarError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,44 +44,22 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                   help="Embedder spec: e5-small-bundled or st:<model> [KHABAR_EMBEDDER]")
     @functools.wraps(fn)
     def wrapper(seeds: Path | None, index: Path | None, embedder: str | None, **kw: Any) -> Any:
-        overrides = {"seeds_dir": seeds, "index_dir": index, "embedder": embedder}
-        try:
-            settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-        except Exception as exc:  # pydantic's ValidationError names the field at fault
-            raise click.ClickException(f"invalid settings: {exc}") from None
-        from bot import logs
-
-        logs.setup(settings.log_level)
         with _user_errors():
+            settings = Settings.load(seeds_dir=seeds, index_dir=index, embedder=embedder)
+            from khabar.bot import logs
+
+            logs.setup(settings.log_level)
             return fn(settings, **kw)
 
     return wrapper
 
 
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    from embeddings.base import EmbedderError
-    from embeddings.registry import UnknownEmbedderError
-    from retrieval.index import KhabarIndexError
+def _engine(settings: Settings, mode: str | None = None) -> Khabar:
+    from khabar.retrieval.engine import Khabar
+    from khabar.retrieval.search import SearchOptions
 
-    try:
-        yield
-    except (KhabarIndexError, UnknownEmbedderError, EmbedderError, FileNotFoundError,
-            ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _service(settings: Settings, mode: str | None = None):
-    from bot.service import AnswerService
-    from embeddings.registry import get_embedder
-    from retrieval.index import IndexDir
-    from retrieval.search import SearchOptions
-
-    return AnswerService(
-        IndexDir(settings.index_dir), get_embedder(settings.embedder), k=settings.top_k,
-        search_options=SearchOptions(mode=mode or settings.search_mode),
-        max_question_chars=settings.max_question_chars,
-    )
+    return Khabar.from_settings(settings, search_options=SearchOptions(
+        mode=mode or settings.search_mode))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,17 +75,12 @@ def main() -> None:
               help="Keep running; reindex within seconds of any change in --seeds.")
 def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool) -> None:
     """Index the articles in --seeds, re-embedding only what changed."""
-    from bot.progress import progress_bar
-    from embeddings.registry import get_embedder
-    from retrieval.chunking import Chunker
-    from retrieval.index import IndexDir
-    from retrieval.indexer import Indexer, IndexReport
+    from khabar.bot.progress import progress_bar
+    from khabar.retrieval.index.indexer import IndexReport
 
-    indexer = Indexer(IndexDir(settings.index_dir), get_embedder(settings.embedder),
-                      Chunker(settings.chunk_chars, settings.chunk_overlap),
-                      max_file_bytes=settings.max_file_bytes)
+    engine = _engine(settings)
     with progress_bar("Indexing") as update:
-        report = indexer.run(settings.seeds_dir, rebuild=rebuild, progress=update)
+        report = engine.index(rebuild=rebuild, progress=update)
 
     def show(report: IndexReport) -> None:
         if as_json:
@@ -104,10 +92,8 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool)
 
     show(report)
     if keep_watching:
-        from retrieval.watch import watch
-
         click.echo(f"watching {settings.seeds_dir} for changes (Ctrl-C to stop)", err=True)
-        watch(indexer, settings.seeds_dir, show)
+        engine.watch(show)
         return
     if not report.ok:
         sys.exit(1)
@@ -122,25 +108,21 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool)
               help="Retrieval mode [KHABAR_SEARCH_MODE, default hybrid]")
 def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: str | None) -> None:
     """Answer QUESTION; with '-' answer each stdin line, one JSON object per line."""
-    from bot.render import answer_text
-    from bot.service import QuestionError
+    from khabar.bot.render import answer_text
+    from khabar.retrieval.answer.service import QuestionError
 
-    service = _service(settings, mode)
+    engine = _engine(settings, mode)
     if question != "-":
-        try:
-            answer = service.ask(question, k)
-        except QuestionError as exc:
-            raise click.ClickException(str(exc)) from None
-        if as_json:
-            click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
-        else:
-            click.echo(answer_text(answer, full=True))
+        answer = engine.ask(question, k)
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json
+                   else answer_text(answer, full=True))
         return
+    engine.generation()  # fail now, with the fix, if there is no usable index
     for line in sys.stdin:
         if not line.strip():
             continue
         try:
-            payload = service.ask(line, k).to_json()
+            payload = engine.ask(line, k).to_json()
         except QuestionError as exc:
             payload = {"question": line.strip(), "error": str(exc)}
         click.echo(json.dumps(payload, ensure_ascii=False))
@@ -150,11 +132,11 @@ def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: s
 @_common
 def chat(settings: Settings) -> None:
     """Chat in the terminal; with stdin not a TTY, answer each piped line."""
-    from bot import chat as chat_mod
+    from khabar.bot import chat as chat_mod
 
-    service = _service(settings)
-    service.generation()  # fail now, with the fix, if there is no usable index
-    chat_mod.run(service, settings.index_dir.parent / "history", out=click.echo)
+    engine = _engine(settings)
+    engine.generation()  # fail now, with the fix, if there is no usable index
+    chat_mod.run(engine.service, settings.index_dir.parent / "history", out=click.echo)
 
 
 @main.command(name="eval")
@@ -167,31 +149,17 @@ def chat(settings: Settings) -> None:
 def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str,
           as_json: bool) -> None:
     """Score retrieval and answers on the question set in SET_DIR."""
-    from bot import evaluate
-    from bot.progress import progress_bar
-    from bot.service import AnswerService
-    from embeddings.registry import get_embedder
-    from retrieval.chunking import Chunker
+    from khabar.bot.progress import progress_bar
+    from khabar.retrieval.measure import evaluate
 
-    if variant not in evaluate.VARIANTS:
-        raise click.ClickException(
-            f"Invalid variant: {variant!r}. Choose from {', '.join(evaluate.VARIANTS)}."
-        )
-    search_options, answer_options = evaluate.VARIANTS[variant]
-    embedder = get_embedder(settings.embedder)
-    try:
-        files = evaluate.question_files(set_dir, questions)
-        with progress_bar("Indexing the eval corpus") as update:
-            index_dir = evaluate.cached_index(
-                set_dir, settings.index_dir.parent / "eval", embedder,
-                Chunker(settings.chunk_chars, settings.chunk_overlap), update)
-        qs = [q for f in files for q in evaluate.load_questions(f)]
-    except evaluate.EvalSetError as exc:
-        raise click.ClickException(str(exc)) from None
-    service = AnswerService(index_dir, embedder, search_options=search_options,
-                            answer_options=answer_options,
-                            max_question_chars=settings.max_question_chars)
-    rows = evaluate.evaluate(service, qs)
+    search_options, answer_options = evaluate.variant(variant)
+    files = evaluate.question_files(set_dir, questions)
+    qs = [q for f in files for q in evaluate.load_questions(f)]
+    engine = _engine(settings)
+    with progress_bar("Indexing the eval corpus") as update:
+        engine = evaluate.cached_engine(engine, set_dir, settings.index_dir.parent / "eval",
+                                        search_options, answer_options, update)
+    rows = evaluate.evaluate(engine.service, qs)
     if as_json:
         payload = {"set": set_dir.name, "questions": [f.name for f in files],
                    "variant": variant, "embedder": settings.embedder, "metrics": rows}
@@ -202,40 +170,30 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
         click.echo(evaluate.table(rows))
 
 
-_TOKEN_SHAPE = r"^\d{5,}:[A-Za-z0-9_-]{30,}$"
-
-
 @main.command()
 @_common
 def telegram(settings: Settings) -> None:
     """Run the Telegram bot (long polling) until SIGINT/SIGTERM."""
-    import re
+    from khabar.bot import logs
+    from khabar.retrieval.errors import SettingsError
 
     token = settings.telegram_bot_token.strip()
     if not token:
-        raise click.ClickException(
+        raise SettingsError(
             "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and put "
             "TELEGRAM_BOT_TOKEN=<token> in .env (see .env.example)"
         )
-    if not re.match(_TOKEN_SHAPE, token):
-        raise click.ClickException(
+    if not logs.BOT_TOKEN.fullmatch(token):
+        raise SettingsError(
             "TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<35 letters>' as given by "
             "@BotFather"
         )
-    from bot import logs
-    from bot.telegram_bot import build_application, make_state
-    from retrieval.chunking import Chunker
-    from retrieval.index import IndexDir
-    from retrieval.indexer import Indexer
+    from khabar.bot.telegram.app import build_application, make_state
 
     logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level, (token,))
-    service = _service(settings)
-    service.generation()
-    indexer = Indexer(IndexDir(settings.index_dir), service.embedder,
-                      Chunker(settings.chunk_chars, settings.chunk_overlap),
-                      max_file_bytes=settings.max_file_bytes)
-    state = make_state(service, indexer, settings.seeds_dir, settings.allowed_users,
-                       settings.admins, settings.rate_limit)
+    engine = _engine(settings)
+    engine.generation()
+    state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit)
     app = build_application(token, settings.telegram_api_base_url, state)
     app.run_polling(allowed_updates=["message", "callback_query"])
 
@@ -246,11 +204,15 @@ def telegram(settings: Settings) -> None:
               help="Comma-separated corpus sizes, in passages.")
 @click.option("--live-articles", type=click.IntRange(0), default=10_000, show_default=True,
               help="Article files in the live-corpus check (unchanged scan, add one); 0 skips.")
+@click.option("--corpus", "corpora", multiple=True,
+              type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="More article folders to draw sentences from (repeatable); the seeds alone "
+                   "are enough.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def bench(settings: Settings, sizes: str, live_articles: int, as_json: bool) -> None:
+def bench(settings: Settings, sizes: str, live_articles: int, corpora: tuple[Path, ...],
+          as_json: bool) -> None:
     """Measure speed and scale as ratios to the bare embedder."""
-    from bot import bench as bench_mod
-    from embeddings.registry import get_embedder
+    from khabar.retrieval.measure import bench as bench_mod
 
     try:
         counts = [int(s) for s in sizes.split(",") if s.strip()]
@@ -260,8 +222,8 @@ def bench(settings: Settings, sizes: str, live_articles: int, as_json: bool) -> 
         ) from None
     if any(n < 10 for n in counts):
         raise click.ClickException("--sizes: every size must be at least 10 passages")
-    extra = sorted(Path("../shared/eval").glob("*/corpus"))
-    report = bench_mod.run(get_embedder(settings.embedder), settings.seeds_dir, extra, counts,
+    engine = _engine(settings)
+    report = bench_mod.run(engine.embedder, settings.seeds_dir, list(corpora), counts,
                            settings.index_dir.parent / "bench",
                            log=lambda m: click.echo(m, err=True), live_articles=live_articles)
     click.echo(bench_mod.dumps(report) if as_json else bench_mod.table(report))

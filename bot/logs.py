@@ -1,4 +1,9 @@
-"""Structured (key=value) logging, with secrets redacted before anything is written."""
+"""Structured logs: one ``key=value`` line per event, secrets redacted before anything is written.
+
+Code logs an event name and its fields, ``log.info("answered", extra={"user_id": 7})``, and
+this formatter prints every field: ``... level=INFO logger=khabar.bot.telegram event=answered
+user_id=7``. Secrets are removed from the whole line, tracebacks included.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,49 @@ import logging
 import re
 import sys
 
-# Bot API tokens look like 123456789:AA...; they also appear inside request URLs that httpx logs.
-_TOKEN = re.compile(r"\d{6,12}:[A-Za-z0-9_-]{30,}")
+# A Telegram bot token, "<bot id>:<secret>"; it also appears inside the request URLs httpx logs.
+BOT_TOKEN = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,}")
+_REDACTED = "<redacted>"
+# Attributes every LogRecord has; anything else on a record came from ``extra``.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_BARE = re.compile(r"^[^\s\"=]+$")
 
 
-class RedactingFormatter(logging.Formatter):
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` with every given secret and anything shaped like a bot token removed."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _REDACTED)
+    return BOT_TOKEN.sub(_REDACTED, text)
+
+
+def _value(value: object) -> str:
+    text = str(value)
+    if _BARE.match(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class StructuredFormatter(logging.Formatter):
     def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         super().__init__("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
         self.secrets = tuple(s for s in secrets if s)
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        fields = [f"{k}={_value(v)}" for k, v in record.__dict__.items() if k not in _STANDARD]
+        line = super().formatMessage(record)
+        message = record.getMessage()
+        if _BARE.match(message):
+            line = line[:len(line) - len(message)] + f"event={message}"
+        return " ".join([line, *fields])
+
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "<redacted>")
-        return _TOKEN.sub("<redacted>", text)
+        return redact(super().format(record), self.secrets)
 
 
 def setup(level: str = "WARNING", secrets: tuple[str, ...] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter(secrets))
+    handler.setFormatter(StructuredFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.types import Answer, Citation
+from khabar.retrieval.answer.types import Answer, Citation
 
 
 def citation_line(c: Citation) -> str:

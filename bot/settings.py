@@ -1,16 +1,24 @@
 """One settings object, from the environment and ``.env``; CLI flags override it.
 
-Every field has an environment variable (``KHABAR_<NAME>``); ``.env.example`` lists them all.
+Every field has an environment variable (``KHABAR_<NAME>``, or the name in its alias);
+``.env.example`` lists them all. A bad value is a ``SettingsError`` that names the variable the
+user set, the value and what is allowed, never pydantic's field name.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from embeddings.registry import DEFAULT_EMBEDDER
+from khabar.embeddings.registry import DEFAULT_EMBEDDER
+from khabar.retrieval.errors import SettingsError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SEARCH_MODES = ("hybrid", "dense", "lexical")
 
 
 class Settings(BaseSettings):
@@ -39,3 +47,50 @@ class Settings(BaseSettings):
     admins: str = ""
     # Questions per user per minute; 0 disables the limit.
     rate_limit: int = Field(10, ge=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"choose from {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
+
+    @field_validator("search_mode")
+    @classmethod
+    def _search_mode(cls, value: str) -> str:
+        if value not in SEARCH_MODES:
+            raise ValueError(f"choose from {', '.join(SEARCH_MODES)}")
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Settings from the environment, ``.env`` and ``overrides`` (flags; None = unset)."""
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            raise SettingsError("; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def env_name(field: str) -> str:
+    """The environment variable behind a settings field."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"KHABAR_{field.upper()}"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = str(error["loc"][0]) if error.get("loc") else "?"
+    name = env_name(field) if field in Settings.model_fields else field
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    value = error.get("input")
+    shown = "" if field == "telegram_bot_token" else f"={value!r}"
+    return f"invalid setting {name}{shown}: {message}"

@@ -13,8 +13,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from khabar.retrieval.errors import KhabarError
 
-class EmbedderError(RuntimeError):
+
+class EmbedderError(KhabarError):
     """A backend could not be loaded or failed to embed."""
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.base import Embedder, EmbedderError
+from khabar.embeddings.base import Embedder, EmbedderError
 
 
 class BundledE5(Embedder):

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from khabar.retrieval.errors import KhabarError
+
 if TYPE_CHECKING:
-    from embeddings.base import Embedder
+    from khabar.embeddings.base import Embedder
 
 DEFAULT_EMBEDDER = "e5-small-bundled"
 
 
-class UnknownEmbedderError(ValueError):
+class UnknownEmbedderError(KhabarError):
     """The spec names no backend we have."""
 
 
 def _bundled(spec: str, arg: str) -> Embedder:
-    from embeddings.bundled import BundledE5
+    from khabar.embeddings.bundled import BundledE5
 
     return BundledE5(spec)
 
 
 def _sentence_transformers(spec: str, arg: str) -> Embedder:
-    from embeddings.st import SentenceTransformerEmbedder
+    from khabar.embeddings.st import SentenceTransformerEmbedder
 
     if not arg:
         raise UnknownEmbedderError(

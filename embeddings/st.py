@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.base import Embedder, EmbedderError
+from khabar.embeddings.base import Embedder, EmbedderError
 
 
 class SentenceTransformerEmbedder(Embedder):

@@ -7,9 +7,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from embeddings.base import Embedder
-from retrieval.index import LiveIndex
-from retrieval.search import SearchOptions, search
+from khabar.retrieval.answer.service import AnswerService
 
 
 class KhabarRetriever(BaseRetriever):
@@ -17,24 +15,19 @@ class KhabarRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    live: LiveIndex
-    embedder: Embedder
+    service: AnswerService
     k: int = 5
-    options: SearchOptions = SearchOptions()
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        generation = self.live.current()
-        vector = self.embedder.embed_one_query(query)
-        hits = search(generation, query, vector, self.k, self.options).hits
-        stored = generation.store.passages([h.passage_id for h in hits])
+        result = self.service.search(self.service.query(query), self.k)
         docs = []
-        for h in hits:
-            p = stored[h.passage_id]
+        for h in result.hits:
+            meta = result.passages[h.passage_id].doc
             docs.append(Document(page_content=h.text, metadata={
-                "doc": h.doc, "title": p.doc.title, "outlet": p.doc.outlet, "date": p.doc.date,
-                "url": p.doc.url, "start": h.start, "end": h.end, "score": h.score,
+                "doc": h.doc, "title": meta.title, "outlet": meta.outlet, "date": meta.date,
+                "url": meta.url, "start": h.start, "end": h.end, "score": h.score,
                 "passage_id": h.passage_id,
             }))
         return docs

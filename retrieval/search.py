@@ -12,12 +12,10 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
-from retrieval.index import Generation
-from retrieval.normalize import STOPWORDS, script, tokens
-from retrieval.store import StoredPassage
-from retrieval.types import Hit
+from khabar.retrieval.index.generations import Generation
+from khabar.retrieval.index.store import StoredPassage
+from khabar.retrieval.normalize import STOPWORDS
+from khabar.retrieval.types import Hit, Query, Sentence
 
 MODES = ("hybrid", "dense", "lexical")
 _MAX_LEXICAL_TERMS = 12
@@ -31,6 +29,8 @@ class SearchOptions:
     mode: str = "hybrid"
     candidates: int = 30
     lexical_weight: float = 0.06
+    # The top hits whose sentences are read with them, for the answer stage to choose from.
+    sentence_passages: int = 3
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -40,7 +40,6 @@ class SearchOptions:
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     hits: tuple[Hit, ...]
-    query_vector: np.ndarray
     search_ms: float
     # The candidate with the highest cosine, whatever the fused rank: abstention's evidence.
     closest: Hit | None
@@ -48,22 +47,20 @@ class SearchResult:
     # again (the other candidates' article texts are never read: at 100,000 passages that was
     # a third of the search time).
     passages: dict[int, StoredPassage]
+    # The sentences of the first ``SearchOptions.sentence_passages`` hits (stored order).
+    sentences: tuple[Sentence, ...]
     # Share of the question's IDF mass in words the corpus never uses: high for questions
     # about something the articles do not cover, whatever their cosine scores say.
     unseen: float
-    # The question's tokens and script, so the answer stage does not compute them again.
-    question_tokens: frozenset[str]
-    question_script: str
 
 
-def search(generation: Generation, question: str, query_vector: np.ndarray, k: int,
-           options: SearchOptions) -> SearchResult:
-    """The top ``k`` passages for ``question`` with dense, lexical and fused scores."""
+def search(generation: Generation, query: Query, k: int, options: SearchOptions) -> SearchResult:
+    """The top ``k`` passages for ``query`` with dense, lexical and fused scores."""
     started = time.perf_counter()
     store = generation.store
     n = max(k, options.candidates)
-    dense = dict(generation.vectors.search(query_vector, n)) if options.mode != "lexical" else {}
-    q_set = frozenset(tokens(question))
+    dense = dict(generation.vectors.search(query.vector, n)) if options.mode != "lexical" else {}
+    q_set = query.tokens
     df = store.document_frequencies(sorted(q_set))
     total = generation.manifest.passages
     lexical = dict(store.lexical(_selective(df, total), n)) if options.mode != "dense" else {}
@@ -72,12 +69,10 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
     rows = store.passage_rows(ids)
     missing = [i for i in ids if i not in dense and i in rows]
     if missing:
-        vecs = store.passage_vectors(missing, generation.manifest.dim)
-        for pid, vec in vecs.items():
-            dense[pid] = float(vec @ query_vector)
+        for pid, vec in store.passage_vectors(missing).items():
+            dense[pid] = float(vec @ query.vector)
 
     top_lex = max(lexical.values(), default=0.0)
-    q_script = script(question)
     scored: list[tuple[float, float, float, int]] = []
     for pid in ids:
         p = rows.get(pid)
@@ -92,7 +87,7 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
             score = lex
         else:
             trust = 0.0
-            if q_set and p.script == q_script:
+            if q_set and p.script == query.script:
                 covered = q_set & set(p.norm.split())
                 trust = len(covered) / len(q_set)
             score = d + options.lexical_weight * lex * trust
@@ -101,15 +96,15 @@ def search(generation: Generation, question: str, query_vector: np.ndarray, k: i
     scored.sort(key=lambda s: s[0], reverse=True)
     top = scored[:k]
     passages = store.passages([s[3] for s in top] + ([closest[3]] if closest else []))
+    sentences = store.sentences([s[3] for s in top[:options.sentence_passages]])
 
     def hit(score: float, d: float, lex: float, pid: int) -> Hit:
         p = passages[pid]
         return Hit(pid, p.doc.path, p.start, p.end, p.text, score, d, lex)
 
-    unseen = _unseen_share(q_set - STOPWORDS, df, total)
-    return SearchResult(tuple(hit(*s) for s in top), query_vector,
-                        (time.perf_counter() - started) * 1000,
-                        hit(*closest) if closest else None, passages, unseen, q_set, q_script)
+    unseen = _unseen_share(set(q_set) - STOPWORDS, df, total)
+    return SearchResult(tuple(hit(*s) for s in top), (time.perf_counter() - started) * 1000,
+                        hit(*closest) if closest else None, passages, tuple(sentences), unseen)
 
 
 def _selective(df: dict[str, int], passages: int) -> list[str]:

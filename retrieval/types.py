@@ -1,4 +1,4 @@
-"""The records every stage speaks: parsing -> chunking -> store -> search -> answer.
+"""The records the retrieval stages speak: parsing -> chunking -> store -> search.
 
 They are frozen so that a stage can never mutate what an earlier stage handed it, and small so
 that they cross process and JSON boundaries without ceremony.
@@ -6,7 +6,9 @@ that they cross process and JSON boundaries without ceremony.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,43 +64,27 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
-class Citation:
-    """A numbered source shown under an answer; ``snippet == file_text[start:end]``."""
+class Query:
+    """A question as the search and answer stages see it, analysed once.
 
-    n: int
-    doc: str
-    title: str | None
-    outlet: str | None
-    date: str | None
-    url: str | None
-    snippet: str
-    start: int
-    end: int
-    score: float
-    passage_id: int = field(default=0, compare=False)
+    ``text`` is what is searched; ``vector`` its query embedding, ``tokens`` its normalised
+    terms, ``script`` and ``lang`` what lexical trust and the reply language depend on.
+    """
+
+    text: str
+    vector: np.ndarray
+    tokens: frozenset[str]
+    script: str
+    lang: str
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    """What every front end renders; ``to_json`` is the public JSON contract."""
+class Sentence:
+    """A sentence of a stored passage, with what the answer stage scores it on: its vector
+    and its normalised tokens, both computed at indexing time."""
 
-    question: str
-    found: bool
-    answer: str
-    citations: tuple[Citation, ...]
-    timings_ms: dict[str, float]
-
-    def to_json(self) -> dict:
-        citations = []
-        for c in self.citations:
-            d = asdict(c)
-            d.pop("passage_id")
-            d["score"] = round(d["score"], 4)
-            citations.append(d)
-        return {
-            "question": self.question,
-            "found": self.found,
-            "answer": self.answer,
-            "citations": citations,
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
+    passage_id: int
+    start: int
+    end: int
+    norm: str
+    vector: np.ndarray

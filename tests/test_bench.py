@@ -1,11 +1,13 @@
 import json
 
+import pytest
 from click.testing import CliRunner
 from conftest import SEEDS
 
-from bot.cli import main
+from khabar.bot.cli import main
 
 
+@pytest.mark.slow
 def test_tiny_bench_reports_every_figure(tmp_path):
     result = CliRunner().invoke(main, ["bench", "--sizes", "60", "--live-articles", "40",
                                        "--json", "--seeds", str(SEEDS),

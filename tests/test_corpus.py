@@ -3,8 +3,8 @@ import codecs
 import pytest
 from conftest import SEEDS
 
-from retrieval.corpus import parse, parse_date
-from retrieval.decoding import UnreadableFileError, decode
+from khabar.retrieval.ingest.corpus import parse, parse_date
+from khabar.retrieval.ingest.decoding import UnreadableFileError, decode
 
 
 def _doc(name: str):

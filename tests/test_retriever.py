@@ -1,13 +1,11 @@
 from conftest import SEEDS
 from langchain_core.retrievers import BaseRetriever
 
-from retrieval.index import IndexDir, LiveIndex
-from retrieval.retriever import KhabarRetriever
+from khabar.retrieval.retriever import KhabarRetriever
 
 
-def test_retriever_is_a_langchain_retriever_with_citation_metadata(seeds_index, embedder):
-    retriever = KhabarRetriever(live=LiveIndex(IndexDir(seeds_index), embedder.spec),
-                                embedder=embedder, k=3)
+def test_retriever_is_a_langchain_retriever_with_citation_metadata(seeds_engine):
+    retriever = KhabarRetriever(service=seeds_engine.service, k=3)
     assert isinstance(retriever, BaseRetriever)
     docs = retriever.invoke("Who confirmed that North Korean troops were deployed in Russia?")
     assert len(docs) == 3

@@ -14,14 +14,11 @@ from click.testing import CliRunner
 from conftest import SMALL_CORPUS, write_articles
 from fake_telegram import BOT_USER, FakeBotAPI
 
-from bot.cli import main
-from bot.logs import RedactingFormatter
-from bot.service import AnswerService
-from bot.telegram_bot import build_application, make_state
-from bot.telegram_format import MAX_MESSAGE, pack
-from retrieval.chunking import Chunker
-from retrieval.index import IndexDir
-from retrieval.indexer import Indexer
+from khabar.bot.cli import main
+from khabar.bot.logs import StructuredFormatter
+from khabar.bot.telegram.app import build_application, make_state
+from khabar.bot.telegram.format import MAX_MESSAGE, pack
+from khabar.retrieval.engine import Khabar
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 STICKER = {"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1,
@@ -67,11 +64,10 @@ def _loopback_only(monkeypatch):
 
 
 @contextlib.asynccontextmanager
-async def running_bot(service: AnswerService, *, indexer=None, seeds=None, allowed="",
-                      admins="", rate=0):
+async def running_bot(engine: Khabar, *, allowed="", admins="", rate=0):
     fake = FakeBotAPI(TOKEN)
     await fake.start()
-    state = make_state(service, indexer, seeds, allowed, admins, rate)
+    state = make_state(engine, allowed, admins, rate)
     app = build_application(TOKEN, fake.base_url, state)
     try:
         async with app:
@@ -87,18 +83,13 @@ async def running_bot(service: AnswerService, *, indexer=None, seeds=None, allow
         await fake.stop()
 
 
-@pytest.fixture
-def seeds_service(seeds_index, embedder):
-    return AnswerService(IndexDir(seeds_index), embedder)
-
-
 def _run(coro):
     return asyncio.run(asyncio.wait_for(coro, 180))
 
 
-def test_answer_with_citations_buttons_and_passage(seeds_service):
+def test_answer_with_citations_buttons_and_passage(seeds_engine):
     async def scenario():
-        async with running_bot(seeds_service) as fake:
+        async with running_bot(seeds_engine) as fake:
             assert [m for m, _, _ in fake.calls[:2]] == ["getMe", "setMyCommands"]
             await fake.push(fake.message("من هو السكرتير الصحفي للرئيس الروسي؟", lang="ar"))
             await fake.wait_for(lambda: fake.sent())
@@ -124,9 +115,9 @@ def test_answer_with_citations_buttons_and_passage(seeds_service):
     _run(scenario())
 
 
-def test_commands_registered_and_help_in_user_language(seeds_service):
+def test_commands_registered_and_help_in_user_language(seeds_engine):
     async def scenario():
-        async with running_bot(seeds_service) as fake:
+        async with running_bot(seeds_engine) as fake:
             commands = fake.sent("setMyCommands")[0]["commands"]
             assert {c["command"] for c in commands} >= {"ask", "sources", "help", "reindex"}
             await fake.push(fake.message("/start", lang="fa"))
@@ -142,9 +133,9 @@ def test_commands_registered_and_help_in_user_language(seeds_service):
     _run(scenario())
 
 
-def test_non_text_empty_and_long_questions(seeds_service):
+def test_non_text_empty_and_long_questions(seeds_engine):
     async def scenario():
-        async with running_bot(seeds_service) as fake:
+        async with running_bot(seeds_engine) as fake:
             await fake.push(fake.message(None, sticker=STICKER))
             await fake.push(fake.message("/ask", user_id=8))
             await fake.push(fake.message("سؤال " * 300, user_id=9, lang="ar"))
@@ -157,9 +148,9 @@ def test_non_text_empty_and_long_questions(seeds_service):
     _run(scenario())
 
 
-def test_allowlist_refuses_once_with_user_id(seeds_service):
+def test_allowlist_refuses_once_with_user_id(seeds_engine):
     async def scenario():
-        async with running_bot(seeds_service, allowed="@editor, 99") as fake:
+        async with running_bot(seeds_engine, allowed="@editor, 99") as fake:
             await fake.push(fake.message("Who is Peskov?", user_id=55, username="stranger"))
             await fake.push(fake.message("Who is Peskov?", user_id=55, username="stranger"))
             await fake.push(fake.message("من هو بيسكوف؟", user_id=56, username="Editor"))
@@ -170,9 +161,9 @@ def test_allowlist_refuses_once_with_user_id(seeds_service):
     _run(scenario())
 
 
-def test_rate_limit_says_when_to_retry(seeds_service):
+def test_rate_limit_says_when_to_retry(seeds_engine):
     async def scenario():
-        async with running_bot(seeds_service, rate=2) as fake:
+        async with running_bot(seeds_engine, rate=2) as fake:
             for i in range(3):
                 await fake.push(fake.message("من هو بيسكوف؟"))
                 await fake.wait_for(lambda i=i: len(fake.sent()) > i)
@@ -181,9 +172,9 @@ def test_rate_limit_says_when_to_retry(seeds_service):
     _run(scenario())
 
 
-def test_group_answers_only_when_addressed(seeds_service):
+def test_group_answers_only_when_addressed(seeds_engine):
     async def scenario():
-        async with running_bot(seeds_service) as fake:
+        async with running_bot(seeds_engine) as fake:
             group = {"chat_id": -100, "chat_type": "supergroup"}
             await fake.push(fake.message("من هو بيسكوف؟", **group))
             await fake.push(fake.message(None, sticker=STICKER, **group))
@@ -208,12 +199,11 @@ def test_hostile_seed_is_escaped_and_long_answers_split(tmp_path, embedder):
         "evil.txt": "عنوان <b>خبيث</b> & </blockquote>\n\nأعلنت شركة <i>النور</i> & شركاؤها "
                     "</blockquote><a href='x'>هنا</a> عن إطلاق قمر صناعي جديد للاتصالات.\n",
     })
-    index = IndexDir(tmp_path / "index")
-    Indexer(index, embedder, Chunker()).run(seeds)
-    service = AnswerService(index, embedder, k=10)
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder, top_k=10)
+    engine.index()
 
     async def scenario():
-        async with running_bot(service) as fake:
+        async with running_bot(engine) as fake:
             await fake.push(fake.message("ما الذي أعلنت شركة النور عن إطلاقه؟", lang="ar"))
             await fake.wait_for(lambda: any(p.get("reply_markup") for p in fake.sent()))
             parts = [p["text"] for p in fake.sent()]
@@ -234,13 +224,11 @@ def test_hostile_seed_is_escaped_and_long_answers_split(tmp_path, embedder):
 def test_admin_reindex_swaps_index_without_restart(tmp_path, embedder):
     seeds = tmp_path / "seeds"
     write_articles(seeds, SMALL_CORPUS)
-    index = IndexDir(tmp_path / "index")
-    indexer = Indexer(index, embedder, Chunker())
-    indexer.run(seeds)
-    service = AnswerService(index, embedder)
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder)
+    engine.index()
 
     async def scenario():
-        async with running_bot(service, indexer=indexer, seeds=seeds, admins="7") as fake:
+        async with running_bot(engine, admins="7") as fake:
             await fake.push(fake.message("/reindex", user_id=8))
             await fake.push(fake.message("/stats", user_id=8))
             await fake.wait_for(lambda: len(fake.sent(chat_id=8)) == 2)
@@ -259,17 +247,17 @@ def test_admin_reindex_swaps_index_without_restart(tmp_path, embedder):
     _run(scenario())
 
 
-def test_token_never_logged(seeds_service):
+def test_token_never_logged(seeds_engine):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(RedactingFormatter((TOKEN,)))
+    handler.setFormatter(StructuredFormatter((TOKEN,)))
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
         async def scenario():
-            async with running_bot(seeds_service) as fake:
+            async with running_bot(seeds_engine) as fake:
                 await fake.push(fake.message("من هو بيسكوف؟"))
                 await fake.wait_for(lambda: fake.sent())
         _run(scenario())
@@ -293,14 +281,15 @@ def test_cli_refuses_missing_or_malformed_token(tmp_path, monkeypatch):
     assert "not-a-token" not in result.output
 
 
-def test_load_200_questions_from_50_users(seeds_service):
+@pytest.mark.slow
+def test_load_200_questions_from_50_users(seeds_engine):
     questions = ["من هو بيسكوف؟", "Who confirmed North Korean troops were in Russia?",
                  "متى وقعت الحرب الكورية؟", "سفیر روسیه در سازمان ملل چه گفت؟",
                  "Which frigate did Kim Jong Un visit?", "ما الذي وصفه بوتين بأنه إنجاز حقيقي؟",
                  "Which agency reported the treaty signing?", "پوتین درباره پیمان چه گفت؟"]
 
     async def scenario():
-        async with running_bot(seeds_service) as fake:
+        async with running_bot(seeds_engine) as fake:
             pushed: dict[int, list[float]] = {}
             for i in range(200):
                 user = 1000 + i % 50

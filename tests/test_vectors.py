@@ -5,12 +5,9 @@ import numpy as np
 import pytest
 from conftest import write_articles
 
-from bot.service import AnswerService
-from retrieval import vectors as vectors_mod
-from retrieval.chunking import Chunker
-from retrieval.index import IndexDir
-from retrieval.indexer import Indexer
-from retrieval.vectors import RECALL_TARGET, VectorIndex, exact_top, recall
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.index import vectors as vectors_mod
+from khabar.retrieval.index.vectors import RECALL_TARGET, VectorIndex, exact_top, recall
 
 
 def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
@@ -69,9 +66,9 @@ def test_indexer_uses_records_and_updates_the_approximate_index(tmp_path, embedd
     }
     seeds = tmp_path / "seeds"
     write_articles(seeds, articles)
-    index_dir = IndexDir(tmp_path / "index")
-    indexer = Indexer(index_dir, embedder, Chunker())
-    indexer.run(seeds)
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder, top_k=3)
+    engine.index()
+    index_dir = engine.index_dir
     manifest = index_dir.manifest()
     assert manifest.vector_index == "ivf"
     assert manifest.vector_setting and manifest.recall_at_10 is not None
@@ -80,10 +77,10 @@ def test_indexer_uses_records_and_updates_the_approximate_index(tmp_path, embedd
     (seeds / "Luxor-bridges.txt").unlink()
     write_articles(seeds, {"Hurghada-ferries.txt": "Hurghada ferries\n\nThe council of Hurghada "
                                                    "approved 77 new ferries on Monday.\n"})
-    report = indexer.run(seeds)
+    report = engine.index()
     assert report.embedded_passages == 1
     assert index_dir.manifest().vectors_trained_on == len(articles)  # updated, not rebuilt
-    service = AnswerService(index_dir, embedder, k=3)
+    service = engine.service
     assert service.ask("How many ferries did Hurghada approve?").citations[0].doc == (
         "Hurghada-ferries.txt")
     cited = {c.doc for c in service.ask("Luxor council bridges").citations}

@@ -17,16 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.answer import AnswerOptions
-from bot.service import AnswerService
-from embeddings.base import Embedder
-from retrieval.chunking import Chunker
-from retrieval.index import IndexDir
-from retrieval.indexer import Indexer
-from retrieval.normalize import contains
-from retrieval.search import SearchOptions
-from retrieval.store import SCHEMA_VERSION
-from retrieval.types import Answer
+from khabar.retrieval.answer.compose import AnswerOptions
+from khabar.retrieval.answer.service import AnswerService
+from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.index.store import SCHEMA_VERSION
+from khabar.retrieval.normalize import contains
+from khabar.retrieval.search import SearchOptions
 
 VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
     "hybrid": (SearchOptions(mode="hybrid"), AnswerOptions()),
@@ -37,8 +35,14 @@ VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
 EVAL_K = 10
 
 
-class EvalSetError(ValueError):
-    pass
+class EvalSetError(KhabarError):
+    """A question set or variant that cannot be used as given."""
+
+
+def variant(name: str) -> tuple[SearchOptions, AnswerOptions]:
+    if name not in VARIANTS:
+        raise EvalSetError(f"Invalid variant: {name!r}. Choose from {', '.join(VARIANTS)}.")
+    return VARIANTS[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +115,27 @@ def question_files(set_dir: Path, questions: str | None) -> list[Path]:
     return files
 
 
-def cached_index(set_dir: Path, cache_root: Path, embedder: Embedder, chunker: Chunker,
-                 progress: Callable[[int, int], None] | None = None) -> IndexDir:
+def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
+                  search_options: SearchOptions, answer_options: AnswerOptions,
+                  progress: Callable[[int, int], None] | None = None) -> Khabar:
+    """``engine``'s embedder and passage settings over the set's corpus, indexed incrementally
+    into a cache keyed by everything that shapes its passages and vectors."""
     corpus = set_dir / "corpus"
     if not corpus.is_dir():
         raise EvalSetError(f"{set_dir} has no corpus/ directory of articles")
+    shape = json.dumps(engine.chunker.settings, sort_keys=True)
     key = hashlib.sha256(
-        f"{corpus.resolve()}|{embedder.spec}|{chunker.max_chars}|{SCHEMA_VERSION}".encode()
+        f"{corpus.resolve()}|{engine.embedder.spec}|{shape}|{SCHEMA_VERSION}".encode()
     )
-    index_dir = IndexDir(cache_root / f"{set_dir.resolve().name}-{key.hexdigest()[:12]}")
-    Indexer(index_dir, embedder, chunker).run(corpus, progress=progress)
-    return index_dir
+    cached = Khabar(cache_root / f"{set_dir.resolve().name}-{key.hexdigest()[:12]}",
+                    seeds=corpus, embedder=engine.embedder,
+                    chunk_chars=engine.chunker.max_chars,
+                    chunk_overlap=engine.chunker.overlap_chars,
+                    search_options=search_options,
+                    answer_options=answer_options,
+                    max_question_chars=engine.max_question_chars)
+    cached.index(progress=progress)
+    return cached
 
 
 def ask_beside_floor(service: AnswerService, question: str, k: int | None,

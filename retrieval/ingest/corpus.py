@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from retrieval.normalize import detect_lang
-from retrieval.types import Document, Span
+from khabar.retrieval.normalize import detect_lang
+from khabar.retrieval.types import Document, Span
 
 # Lines that introduce a list of other headlines.
 _LIST_MARKERS = re.compile(

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.normalize import detect_lang, normalize
-from retrieval.search import SearchResult
-from retrieval.store import Store, StoredPassage
-from retrieval.types import Citation
+from khabar.retrieval.answer.types import Citation
+from khabar.retrieval.index.store import StoredPassage
+from khabar.retrieval.normalize import normalize
+from khabar.retrieval.search import SearchResult
+from khabar.retrieval.types import Query
 
 NOT_FOUND = {
     "ar": "لا تغطي المقالات المفهرسة هذا السؤال. أقرب ما وُجد:",
@@ -36,7 +37,6 @@ class AnswerOptions:
     """Answer selection and abstention; every default was measured (docs/quality.md)."""
 
     max_sentences: int = 2
-    sentence_passages: int = 3
     sentence_lexical_weight: float = 0.08
     passage_prior_weight: float = 1.0
     # Evidence = best passage cosine, + a bonus when question and passage are in different
@@ -65,25 +65,24 @@ class Composed:
     citations: tuple[Citation, ...]
 
 
-def evidence(question: str, result: SearchResult, options: AnswerOptions) -> float:
+def evidence(query: Query, result: SearchResult, options: AnswerOptions) -> float:
     """How strongly the closest passage supports an answer, comparable across languages."""
     best = result.closest
     if best is None:
         return 0.0
-    cross = result.question_script != result.passages[best.passage_id].script
+    cross = query.script != result.passages[best.passage_id].script
     return best.dense + options.cross_script_bonus * cross - options.unseen_penalty * result.unseen
 
 
-def compose(question: str, result: SearchResult, store: Store, dim: int,
-            options: AnswerOptions) -> Composed:
+def compose(query: Query, result: SearchResult, options: AnswerOptions) -> Composed:
     """Pick answer sentences from the hits and build the citation list."""
-    lang = detect_lang(question)
+    not_found = NOT_FOUND.get(query.lang, NOT_FOUND["en"])
     hits = result.hits
     if not hits:
-        return Composed(False, NOT_FOUND.get(lang, NOT_FOUND["en"]), ())
+        return Composed(False, not_found, ())
     passages = result.passages
-    chosen = _pick_sentences(question, result, store, dim, options)
-    found = bool(chosen) and evidence(question, result, options) >= options.abstain_below
+    chosen = _pick_sentences(query, result, options)
+    found = bool(chosen) and evidence(query, result, options) >= options.abstain_below
 
     order: list[int] = []
     for s in chosen if found else ():
@@ -109,7 +108,7 @@ def compose(question: str, result: SearchResult, store: Store, dim: int,
             score=scores[pid], passage_id=pid,
         ))
     if not found:
-        return Composed(False, NOT_FOUND.get(lang, NOT_FOUND["en"]), tuple(citations))
+        return Composed(False, not_found, tuple(citations))
     number = {c.passage_id: c.n for c in citations}
     parts = []
     for s in sorted(chosen, key=lambda s: (number.get(s.passage_id, 99), s.start)):
@@ -118,32 +117,28 @@ def compose(question: str, result: SearchResult, store: Store, dim: int,
     return Composed(True, " ".join(parts), tuple(citations))
 
 
-def _pick_sentences(question: str, result: SearchResult, store: Store, dim: int,
-                    options: AnswerOptions) -> list[_Sentence]:
-    top = result.hits[:options.sentence_passages]
-    prior = {h.passage_id: h.score - top[0].score for h in top}
-    rows = store.sentences([h.passage_id for h in top], dim)
-    if not rows:
+def _pick_sentences(query: Query, result: SearchResult, options: AnswerOptions) -> list[_Sentence]:
+    if not result.sentences:
         return []
+    best = result.hits[0].score
+    prior = {h.passage_id: h.score - best for h in result.hits}
     passages = result.passages
-    q_tokens, q_script = result.question_tokens, result.question_script
-    wants_number = bool(_NUMERIC_QUESTION.search(normalize(question)))
-    matrix = np.vstack([r[4] for r in rows])
-    dense = matrix @ result.query_vector
+    wants_number = bool(_NUMERIC_QUESTION.search(normalize(query.text)))
+    dense = np.vstack([s.vector for s in result.sentences]) @ query.vector
     candidates: list[_Sentence] = []
     seen: set[str] = set()
-    for (pid, start, end, key, _), d in zip(rows, dense, strict=True):
-        if key in seen:  # the same sentence twice (a wire story quoted by two outlets)
+    for s, d in zip(result.sentences, dense, strict=True):
+        if s.norm in seen:  # the same sentence twice (a wire story quoted by two outlets)
             continue
-        seen.add(key)
+        seen.add(s.norm)
         lex = 0.0
-        if q_tokens and passages[pid].script == q_script:
-            lex = len(q_tokens & set(key.split())) / len(q_tokens)
+        if query.tokens and passages[s.passage_id].script == query.script:
+            lex = len(query.tokens & set(s.norm.split())) / len(query.tokens)
         score = (float(d) + options.sentence_lexical_weight * lex
-                 + options.passage_prior_weight * prior[pid])
-        if wants_number and any(ch.isdigit() for ch in key):
+                 + options.passage_prior_weight * prior[s.passage_id])
+        if wants_number and any(ch.isdigit() for ch in s.norm):
             score += options.numeric_answer_bonus
-        candidates.append(_Sentence(pid, start, end, score))
+        candidates.append(_Sentence(s.passage_id, s.start, s.end, score))
     candidates.sort(key=lambda s: s.score, reverse=True)
     # Two sentences, not one: on every dev set the second-best sentence holds the answer often
     # enough to add 4-10 points of answer recall (docs/quality.md).

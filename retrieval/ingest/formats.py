@@ -6,8 +6,9 @@ is the decoded file itself, so citation offsets point into the file the user can
 derived formats they point into the extracted text stored with the document (markdown syntax,
 HTML markup and JSON quoting removed).
 
-Every format then goes through the same cleaning (``retrieval.corpus.parse``), so a "read also"
-list inside a JSON record's text or a saved page is dropped the same way as in a ``.txt`` file.
+Every format then goes through the same cleaning (``khabar.retrieval.ingest.corpus.parse``), so
+a "read also" list inside a JSON record's text or a saved page is dropped the same way as in a
+``.txt`` file.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from retrieval.corpus import Metadata, parse, parse_date
-from retrieval.decoding import UnreadableFileError, decode
-from retrieval.types import Document
+from khabar.retrieval.ingest.corpus import Metadata, parse, parse_date
+from khabar.retrieval.ingest.decoding import UnreadableFileError, decode
+from khabar.retrieval.types import Document
 
 TEXT_SUFFIXES = (".txt",)
 MARKDOWN_SUFFIXES = (".md", ".markdown")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from retrieval.types import Document, Passage, Span
+from khabar.retrieval.types import Document, Passage, Span
 
 # A sentence ends at . ! ? ؟ or … (possibly doubled), optionally followed by closing quotes or
 # brackets, and then whitespace. Requiring the whitespace keeps "2.5" and "U.S." whole.
@@ -101,6 +101,12 @@ class Chunker:
             chunk_overlap=overlap_chars,
             strip_whitespace=True,
         )
+
+    @property
+    def settings(self) -> dict[str, int]:
+        """Everything that shapes passages: a generation records it, and an index built with
+        other settings is rebuilt (every passage, and so every vector, would differ)."""
+        return {"chars": self.max_chars, "overlap": self.overlap_chars}
 
     def passages(self, doc: Document) -> Iterator[Passage]:
         ordinal = 0

@@ -32,12 +32,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.service import AnswerService, QuestionError
-from bot.telegram_format import answer_blocks, pack, passage_html, text, ui_lang
-from retrieval.indexer import Indexer
-from retrieval.store import DocMeta
+from khabar.bot.telegram.format import answer_blocks, pack, passage_html, text, ui_lang
+from khabar.retrieval.answer.service import AnswerService, QuestionError
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.errors import KhabarError
 
-log = logging.getLogger("khabar.telegram")
+log = logging.getLogger(__name__)
 SOURCES_PAGE = 10
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -92,11 +92,13 @@ class Access:
 
 @dataclass
 class BotState:
-    service: AnswerService
+    engine: Khabar
     access: Access
-    seeds_dir: object
-    indexer: Indexer | None = None
     username: str = ""
+
+    @property
+    def service(self) -> AnswerService:
+        return self.engine.service
 
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
@@ -117,8 +119,19 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
         return True
     if state.access.first_refusal(user.id) and update.effective_message:
         await update.effective_message.reply_text(text("denied", _lang(update), uid=user.id))
-    log.info("event=refused user_id=%s", user.id)
+    log.info("refused", extra={"user_id": user.id})
     return False
+
+
+async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> BotState | None:
+    """The bot state if the sender is an admin; otherwise they are told, and None."""
+    if not await _gate(update, context):
+        return None
+    state = _state(context)
+    if not state.access.is_admin(update.effective_user):
+        await update.effective_message.reply_text(text("admin_only", _lang(update)))
+        return None
+    return state
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -126,16 +139,12 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if not await _gate(update, context):
         return
     state = _state(context)
-    docs = await asyncio.to_thread(_documents, state.service)
+    docs = await asyncio.to_thread(state.service.documents)
     langs = ", ".join(sorted({d.lang for d in docs if d.lang})) or "-"
     latest = max((d.date for d in docs if d.date), default="-")
     await update.effective_message.reply_text(
         text("help", _lang(update), docs=len(docs), langs=langs, latest=latest)
     )
-
-
-def _documents(service: AnswerService) -> list[DocMeta]:
-    return service.generation().store.documents()
 
 
 async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -146,7 +155,7 @@ async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def _send_sources(message: Message, state: BotState, page: int, *, edit: bool) -> None:
-    docs = await asyncio.to_thread(_documents, state.service)
+    docs = await asyncio.to_thread(state.service.documents)
     pages = max(1, -(-len(docs) // SOURCES_PAGE))
     page = min(max(page, 0), pages - 1)
     lines = [f"<b>{len(docs)}</b> articles — {page + 1}/{pages}"]
@@ -170,11 +179,8 @@ async def _send_sources(message: Message, state: BotState, page: int, *, edit: b
 
 async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show index and serving statistics (admins)."""
-    if not await _gate(update, context):
-        return
-    state = _state(context)
-    if not state.access.is_admin(update.effective_user):
-        await update.effective_message.reply_text(text("admin_only", _lang(update)))
+    state = await _admin(update, context)
+    if state is None:
         return
     gen = await asyncio.to_thread(state.service.generation)
     m = gen.manifest
@@ -190,20 +196,17 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Run the incremental index in the background and report its summary (admins)."""
-    if not await _gate(update, context):
-        return
-    state = _state(context)
-    if not state.access.is_admin(update.effective_user) or state.indexer is None:
-        await update.effective_message.reply_text(text("admin_only", _lang(update)))
+    state = await _admin(update, context)
+    if state is None:
         return
     message = update.effective_message
     await message.reply_text("Reindexing…")
 
     async def work() -> None:
         try:
-            report = await asyncio.to_thread(state.indexer.run, state.seeds_dir)
-        except Exception as exc:
-            log.warning("event=reindex_failed error=%s", exc)
+            report = await asyncio.to_thread(state.engine.index)
+        except KhabarError as exc:
+            log.warning("reindex_failed", extra={"error": str(exc)})
             await message.reply_text(f"Reindex failed: {exc}")
             return
         summary = report.summary()
@@ -250,24 +253,17 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     state = _state(context)
     message = update.effective_message
     lang = _lang(update)
-    q = question.strip()
-    if not q:
-        await message.reply_text(text("empty", lang))
-        return
-    limit = state.service.max_question_chars
-    if len(q) > limit:
-        await message.reply_text(text("too_long", lang, n=len(q), limit=limit))
+    try:
+        q = state.service.validate(question)
+    except QuestionError as exc:
+        await message.reply_text(text(exc.check, lang, **exc.details))
         return
     wait = state.access.retry_after(update.effective_user.id)
     if wait:
         await message.reply_text(text("rate", lang, s=wait))
         return
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-    try:
-        answer = await asyncio.to_thread(state.service.ask, q)
-    except QuestionError:
-        await message.reply_text(text("empty", lang))
-        return
+    answer = await asyncio.to_thread(state.service.ask, q)
     parts = pack(answer_blocks(answer))
     buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
                for c in answer.citations]
@@ -277,8 +273,8 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
             part, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
             reply_markup=markup if i == len(parts) - 1 else None,
         )
-    log.info("event=answered user_id=%s found=%s total_ms=%.0f", update.effective_user.id,
-             answer.found, answer.timings_ms["total"])
+    log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
+                                "total_ms": round(answer.timings_ms["total"])})
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -295,20 +291,15 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if kind != "p" or not value.isdigit():
         return
-    found = await asyncio.to_thread(_passage, state.service, int(value))
+    found = await asyncio.to_thread(state.service.passage, int(value))
     if found is None:
         await query.message.reply_text(text("gone", _lang(update)))
         return
-    for part in pack([passage_html(*found)]):
+    meta = found.doc
+    for part in pack([passage_html(meta.title, meta.path, meta.outlet, meta.date, meta.url,
+                                   found.text)]):
         await query.message.reply_text(part, parse_mode=ParseMode.HTML,
                                        link_preview_options=_NO_PREVIEW)
-
-
-def _passage(service: AnswerService, passage_id: int) -> tuple | None:
-    p = service.generation().store.passages([passage_id]).get(passage_id)
-    if p is None:
-        return None
-    return p.doc.title, p.doc.path, p.doc.outlet, p.doc.date, p.doc.url, p.text
 
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -323,12 +314,12 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure, then tell the user something useful."""
-    log.error("event=handler_error", exc_info=context.error)
+    log.error("handler_error", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message:
         try:
             await update.effective_message.reply_text(text("error", _lang(update)))
         except Exception:  # the error may be that Telegram is unreachable
-            log.warning("event=error_reply_failed")
+            log.warning("error_reply_failed")
 
 
 COMMANDS = [
@@ -344,7 +335,7 @@ async def _post_init(app: Application) -> None:
     # initialize() has already called getMe; the username is what group mentions are matched on.
     app.bot_data["khabar"].username = app.bot.username or ""
     await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
-    log.info("event=started bot=%s", app.bot.username)
+    log.info("started", extra={"bot": app.bot.username})
 
 
 def build_application(token: str, base_url: str, state: BotState) -> Application:
@@ -372,12 +363,5 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
     return app
 
 
-def make_state(service: AnswerService, indexer: Indexer | None, seeds_dir: object,
-               allowed: str, admins: str, per_minute: int) -> BotState:
-    return BotState(
-        service=service,
-        access=Access(Access.parse(allowed), Access.parse(admins), per_minute),
-        seeds_dir=seeds_dir,
-        indexer=indexer,
-    )
-
+def make_state(engine: Khabar, allowed: str, admins: str, per_minute: int) -> BotState:
+    return BotState(engine, Access(Access.parse(allowed), Access.parse(admins), per_minute))

@@ -23,17 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.evaluate import ask_beside_floor
-from bot.service import AnswerService
-from embeddings.base import Embedder
-from retrieval.chunking import Chunker, embedding_text, sentence_spans
-from retrieval.corpus import parse
-from retrieval.decoding import UnreadableFileError, decode
-from retrieval.index import Generation, IndexDir, Manifest
-from retrieval.indexer import Indexer, tune_vectors
-from retrieval.store import SCHEMA_VERSION, Store
-from retrieval.types import Document, Passage, Span
-from retrieval.vectors import VectorIndex, exact_top, recall
+from khabar.embeddings.base import Embedder
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.index.generations import Generation, IndexDir, Manifest
+from khabar.retrieval.index.indexer import tune_vectors
+from khabar.retrieval.index.store import SCHEMA_VERSION, Store
+from khabar.retrieval.index.vectors import VectorIndex, exact_top, recall
+from khabar.retrieval.ingest.chunking import Chunker, embedding_text, sentence_spans
+from khabar.retrieval.ingest.corpus import parse
+from khabar.retrieval.ingest.decoding import UnreadableFileError, decode
+from khabar.retrieval.measure.evaluate import ask_beside_floor
+from khabar.retrieval.types import Document, Passage, Span
 
 _QUERIES = 100
 
@@ -65,7 +66,8 @@ def sentence_pool(dirs: list[Path]) -> list[str]:
                 out += [text[s.start:s.end] for s in sentence_spans(text, block.start, block.end)
                         if 40 <= s.end - s.start <= 400]
     if not out:
-        raise ValueError("no article text to build bench corpora from; check --seeds")
+        raise KhabarError(f"no article text to build bench corpora from in "
+                          f"{', '.join(map(str, dirs))}; check --seeds and --corpus")
     return out
 
 
@@ -75,7 +77,10 @@ def _pct(values: list[float], p: float) -> float:
 
 def bare_embedder(embedder: Embedder, sentences: list[str], rng: random.Random,
                   pool: int) -> dict:
-    queries = [" ".join(s.split()[:10]) for s in rng.sample(sentences, _QUERIES)]
+    # Distinct questions (a repeat would come from the service's vector cache): as many as the
+    # sentence pool allows, so the seeds alone are enough for a run.
+    count = min(_QUERIES, len(sentences))
+    queries = [" ".join(s.split()[:10]) for s in rng.sample(sentences, count)]
     embedder.embed_one_query("warm up")
     lat = []
     for q in queries:
@@ -102,7 +107,7 @@ def real_indexing(embedder: Embedder, sentences: list[str], bare: dict, work: Pa
     for i in range(articles):
         body = "\n\n".join(" ".join(rng.sample(sentences, 3)) for _ in range(3))
         (seeds / f"a{i:03d}.txt").write_text(f"خبر {i}\n\n{body}\n", encoding="utf-8")
-    report = Indexer(IndexDir(work / "index-real"), embedder, Chunker()).run(seeds)
+    report = Khabar(work / "index-real", seeds=seeds, embedder=embedder).index()
     embedded_tokens = report.embedded_chars / bare["chars_per_token"]
     rate = embedded_tokens / report.seconds
     return {"articles": articles, "passages": report.passages,
@@ -142,20 +147,20 @@ def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work
         (seeds / f"{i // 1000:02d}" / f"a{i:05d}.txt").parent.mkdir(exist_ok=True)
         (seeds / f"{i // 1000:02d}" / f"a{i:05d}.txt").write_text(f"خبر {i}\n\n{body}\n",
                                                                  encoding="utf-8")
-    index_dir = IndexDir(work / "live-index")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    built = Indexer(index_dir, _PoolEmbedder(embedder, pool), Chunker()).run(seeds)
+    built = Khabar(work / "live-index", seeds=seeds,
+                   embedder=_PoolEmbedder(embedder, pool)).index()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    indexer = Indexer(index_dir, embedder, Chunker())
-    unchanged = indexer.run(seeds)
+    engine = Khabar(work / "live-index", seeds=seeds, embedder=embedder)
+    unchanged = engine.index()
 
     new = seeds / "new-article.txt"
     new.write_text("خبر جديد\n\n" + "\n\n".join(" ".join(rng.sample(sentences, 3))
                                                  for _ in range(3)) + "\n", encoding="utf-8")
-    added = indexer.run(seeds)
+    added = engine.index()
     doc = parse(new.name, decode(new.read_bytes()))
     texts = []
-    for p in Chunker().passages(doc):
+    for p in engine.chunker.passages(doc):
         texts.append(embedding_text(p, doc.title))
         if len(p.sentences) > 1:
             texts += [doc.text[s.start:s.end] for s in p.sentences]
@@ -163,7 +168,7 @@ def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work
     embedder.embed(texts)
     bare_s = time.perf_counter() - t
     return {"articles": articles, "passages": built.passages,
-            "vector_index": index_dir.manifest().vector_index,
+            "vector_index": engine.index_dir.manifest().vector_index,
             "build_seconds_without_embedding": round(built.seconds, 1),
             "build_peak_rss_growth_mb": round(max(0, rss_after - rss_before) / 1024, 1),
             "unchanged_check_s": round(unchanged.seconds, 2),
@@ -208,7 +213,8 @@ def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray
     store.close()
     index.save(tmp / "vectors.faiss")
     Manifest(schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim, generation=1,
-             documents=docs, passages=passages_count, chunk_chars=600, created=time.time(),
+             documents=docs, passages=passages_count, chunking=Chunker().settings,
+             created=time.time(),
              **index.describe()).write(tmp / "manifest.json")
     index_dir.publish(tmp, 1)
     return time.perf_counter() - started
@@ -229,7 +235,7 @@ _ASK_THEN_REPORT_PEAK = """
 import runpy, sys
 sys.argv = ["khabar", "ask", "--index", sys.argv[1], sys.argv[2]]
 try:
-    runpy.run_module("bot", run_name="__main__")
+    runpy.run_module("khabar.bot", run_name="__main__")
 except SystemExit as exc:
     if exc.code:
         raise
@@ -248,7 +254,7 @@ def serving_rss_mb(index: Path, question: str) -> float:
 
 def cold_start(index: Path, question: str) -> float:
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bot", "ask", "--index", str(index), question],
+    subprocess.run([sys.executable, "-m", "khabar.bot", "ask", "--index", str(index), question],
                    check=True, capture_output=True)
     return round(time.perf_counter() - t, 2)
 
@@ -272,9 +278,9 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
     report.indexing = real_indexing(embedder, sentences, bare, run_dir, rng,
                                     articles=40 if big else 6)
 
-    seeds_index = run_dir / "seeds-index"
-    Indexer(IndexDir(seeds_index), embedder, Chunker()).run(seeds)
-    report.cold_start_s = cold_start(seeds_index, queries[0])
+    seeds_engine = Khabar(run_dir / "seeds-index", seeds=seeds, embedder=embedder)
+    seeds_engine.index()
+    report.cold_start_s = cold_start(seeds_engine.index_dir.root, queries[0])
     if live_articles:
         log(f"live corpus: {live_articles:,} article files, then one more")
         report.live = live_corpus(embedder, pool, sentences, run_dir, rng, live_articles)
@@ -282,9 +288,9 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
     for n in sizes:
         log(f"size {n:,}: building")
         vectors = synthetic_vectors(pool, n, seed=n)
-        index_dir = IndexDir(run_dir / f"size-{n}")
-        build_s = build_synthetic(index_dir, embedder, vectors, sentences, seed=n)
-        service = AnswerService(index_dir, embedder)
+        engine = Khabar(run_dir / f"size-{n}", embedder=embedder)
+        build_s = build_synthetic(engine.index_dir, embedder, vectors, sentences, seed=n)
+        service = engine.service
         service.ask(queries[0])
         # Each question's bare embedding is timed beside its ``ask``, so the ratio compares the
         # two under the same machine load (it drifts by 20-40% over a run here).
@@ -315,12 +321,12 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
             "vector_setting": gen.manifest.vector_setting,
             "tuned_recall_at_10": gen.manifest.recall_at_10,
             "index_mb": round(size_bytes / 2**20, 1),
-            "serving_rss_mb": serving_rss_mb(index_dir.root, queries[1]),
+            "serving_rss_mb": serving_rss_mb(engine.index_dir.root, queries[1]),
             "build_overhead_s": round(build_s, 2),
             "indexing_ratio_extrapolated": round(embed_s / (embed_s + build_s), 3),
         })
         gen.close()
-        shutil.rmtree(index_dir.root, ignore_errors=True)
+        shutil.rmtree(engine.index_dir.root, ignore_errors=True)
     shutil.rmtree(run_dir, ignore_errors=True)
     return report
 

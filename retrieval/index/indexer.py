@@ -3,7 +3,7 @@
 Unchanged files are recognised by size and mtime without reading them, and by content hash
 when only the mtime moved; their passages and vectors are carried over, never re-embedded.
 Everything is written into a new generation directory that becomes live only when complete
-(see ``retrieval.index``), so a killed run costs nothing but its own work.
+(see ``khabar.retrieval.index.generations``), so a killed run costs nothing but its own work.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.base import Embedder
-from retrieval.chunking import Chunker, embedding_text
-from retrieval.decoding import UnreadableFileError
-from retrieval.formats import ARTICLE_SUFFIXES, is_article, is_hidden, read_articles
-from retrieval.index import IndexDir, Manifest, check_compatible
-from retrieval.store import SCHEMA_VERSION, FileState, Store
-from retrieval.types import Document, Passage
-from retrieval.vectors import VectorIndex, kind_for
+from khabar.embeddings.base import Embedder
+from khabar.retrieval.errors import SeedsNotFoundError
+from khabar.retrieval.index.generations import IndexDir, Manifest, check_compatible
+from khabar.retrieval.index.store import SCHEMA_VERSION, FileState, Store
+from khabar.retrieval.index.vectors import VectorIndex, kind_for
+from khabar.retrieval.ingest.chunking import Chunker, embedding_text
+from khabar.retrieval.ingest.decoding import UnreadableFileError
+from khabar.retrieval.ingest.formats import ARTICLE_SUFFIXES, is_article, is_hidden, read_articles
+from khabar.retrieval.types import Document, Passage
 
 log = logging.getLogger(__name__)
 # Texts per embedder call: enough to keep both cores busy, small enough to bound memory.
@@ -118,7 +119,7 @@ class Indexer:
     def run(self, seeds: Path, *, rebuild: bool = False,
             progress: ProgressFn | None = None) -> IndexReport:
         if not seeds.is_dir():
-            raise FileNotFoundError(
+            raise SeedsNotFoundError(
                 f"seeds directory {seeds} does not exist; create it or pass --seeds DIR "
                 "(KHABAR_SEEDS_DIR)"
             )
@@ -133,13 +134,15 @@ class Indexer:
         report = IndexReport()
         manifest = None if rebuild else self.index_dir.manifest()
         if manifest is not None and manifest.schema != SCHEMA_VERSION:
-            log.info("index schema changed; rebuilding",
+            log.info("schema_changed_rebuilding",
                      extra={"old": manifest.schema, "new": SCHEMA_VERSION})
             manifest = None
         if manifest is not None:
             check_compatible(manifest, self.index_dir.root, self.embedder.spec, None)
-            if manifest.chunk_chars != self.chunker.max_chars:
-                manifest = None  # a new chunk size changes every passage: start over
+            if manifest.chunking != self.chunker.settings:
+                log.info("passage_settings_changed_rebuilding",
+                         extra={"old": manifest.chunking, "new": self.chunker.settings})
+                manifest = None  # every passage would differ: start over
         previous = manifest and self.index_dir.root / self.index_dir.current_name()
         known = _read_states(previous / "store.sqlite") if previous else {}
         changed, touched, removed = self._scan(seeds, known, report)
@@ -185,7 +188,7 @@ class Indexer:
         Manifest(
             schema=SCHEMA_VERSION, embedder=self.embedder.spec, dim=self.embedder.dim,
             generation=number, documents=report.documents, passages=report.passages,
-            chunk_chars=self.chunker.max_chars, created=time.time(), **vectors.describe(),
+            chunking=self.chunker.settings, created=time.time(), **vectors.describe(),
         ).write(tmp / "manifest.json")
         report.generation = self.index_dir.publish(tmp, number)
         self.index_dir.collect_garbage()
@@ -345,7 +348,7 @@ def _article_files(seeds: Path) -> list[tuple[str, os.stat_result]]:
                     else:
                         ignored.append(entry.name)
     if ignored:
-        log.info("skipping files with unknown extensions",
+        log.info("unknown_extensions_skipped",
                  extra={"count": len(ignored), "example": ignored[0],
                         "known": " ".join(ARTICLE_SUFFIXES)})
     return sorted(found)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 import re
 
-from retrieval.normalize import script
-from retrieval.types import Answer, Citation
+from khabar.retrieval.answer.types import Answer, Citation
+from khabar.retrieval.normalize import script
 
 MAX_MESSAGE = 4096
 RLM, LRM = "\u200f", "\u200e"
@@ -40,9 +40,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "fa": "یک پرسش بفرستید، مثلاً: ‎/ask‎ چه کسی پیمان را امضا کرد؟",
     },
     "too_long": {
-        "en": "Your question is {n} characters long; the limit is {limit}. Please ask it shorter.",
-        "ar": "سؤالك طوله {n} حرفاً والحد الأقصى {limit}. اختصره من فضلك.",
-        "fa": "پرسش شما {n} نویسه است و حداکثر {limit} است. لطفاً کوتاه‌ترش کنید.",
+        "en": ("Your question is {length} characters long; the limit is {limit}. "
+               "Please ask it shorter."),
+        "ar": "سؤالك طوله {length} حرفاً والحد الأقصى {limit}. اختصره من فضلك.",
+        "fa": "پرسش شما {length} نویسه است و حداکثر {limit} است. لطفاً کوتاه‌ترش کنید.",
     },
     "denied": {
         "en": "Sorry, this bot is private. Your user id is {uid}: send it to an admin for access.",

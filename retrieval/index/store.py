@@ -4,7 +4,7 @@ The lexical index is SQLite FTS5 rather than bm25s: it updates row by row inside
 transaction as the passages, so incremental reindexing and crash safety come free, and it lives
 in the same file as everything else. bm25s is faster on huge static corpora but must rebuild
 its whole matrix on every change, which is the wrong trade for a news desk adding files all day.
-FTS5 sees text we already normalised and stemmed (``retrieval.normalize.tokens``), so its own
+FTS5 sees text we already normalised and stemmed (``khabar.retrieval.normalize.tokens``), so its own
 tokenizer only splits on spaces.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.normalize import script, tokens
-from retrieval.types import Document, Passage
+from khabar.retrieval.normalize import script, tokens
+from khabar.retrieval.types import Document, Passage, Sentence
 
 SCHEMA_VERSION = 4
 # Vectors are stored as float16: cosine scores move by ~1e-4, and the store (which every new
@@ -333,18 +333,15 @@ class Store:
             out[pid] = StoredPassage(pid, meta, start, end, text[start:end], norm, kind, text)
         return out
 
-    def passage_vectors(self, ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+    def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.db.execute(f"SELECT id, vector FROM passages WHERE id IN ({marks})", list(ids))
         return {r[0]: _from_blob(r[1]) for r in rows}
 
-    def sentences(
-        self, passage_ids: Sequence[int], dim: int
-    ) -> list[tuple[int, int, int, str, np.ndarray]]:
-        """(passage_id, start, end, norm, vector) for every sentence of the given passages;
-        ``norm`` is the sentence's normalised tokens, computed once at indexing time."""
+    def sentences(self, passage_ids: Sequence[int]) -> list[Sentence]:
+        """Every sentence of the given passages, in passage-then-text order."""
         if not passage_ids:
             return []
         marks = ",".join("?" * len(passage_ids))
@@ -353,7 +350,7 @@ class Store:
             f" WHERE passage_id IN ({marks}) ORDER BY id",
             list(passage_ids),
         )
-        return [(r[0], r[1], r[2], r[3], _from_blob(r[4])) for r in rows]
+        return [Sentence(r[0], r[1], r[2], r[3], _from_blob(r[4])) for r in rows]
 
     def documents(self) -> list[DocMeta]:
         rows = self.db.execute(

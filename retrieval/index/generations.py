@@ -21,11 +21,12 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from retrieval.store import SCHEMA_VERSION, Store
-from retrieval.vectors import VectorIndex
+from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.index.store import SCHEMA_VERSION, Store
+from khabar.retrieval.index.vectors import VectorIndex
 
 _CURRENT = "CURRENT"
 _LOCK = "LOCK"
@@ -33,7 +34,7 @@ _PREFIX = "gen-"
 _TMP = ".tmp-"
 
 
-class KhabarIndexError(RuntimeError):
+class KhabarIndexError(KhabarError):
     """Base for index problems the user must act on."""
 
 
@@ -60,8 +61,9 @@ class Manifest:
     generation: int
     documents: int
     passages: int
-    chunk_chars: int
     created: float
+    # ``Chunker.settings`` of the run that built it; None in manifests older than the field.
+    chunking: dict[str, int] | None = None
     # Approximate index only: (lists probed, candidates re-ranked) chosen at build time, the
     # recall@10 against exact search it measured, and how many vectors its lists were trained on.
     vector_setting: list[int] | None = None
@@ -75,7 +77,10 @@ class Manifest:
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        """Fields this version does not know (older or newer manifests) are ignored."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def write(self, path: Path) -> None:
         _write_durable(path, json.dumps(asdict(self), indent=2))

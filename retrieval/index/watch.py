@@ -9,8 +9,8 @@ from pathlib import Path
 from watchfiles import DefaultFilter
 from watchfiles import watch as file_changes
 
-from retrieval.formats import is_hidden
-from retrieval.indexer import Indexer, IndexReport
+from khabar.retrieval.index.indexer import Indexer, IndexReport
+from khabar.retrieval.ingest.formats import is_hidden
 
 # watchfiles waits this long for an event before yielding an empty batch; the first such
 # yield tells us the watcher is live (see ``watch``).

@@ -10,8 +10,10 @@ from __future__ import annotations
 import codecs
 import unicodedata
 
+from khabar.retrieval.errors import KhabarError
 
-class UnreadableFileError(ValueError):
+
+class UnreadableFileError(KhabarError):
     """The file is empty, binary, or in an encoding we cannot read with confidence."""
 
 

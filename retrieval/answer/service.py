@@ -2,7 +2,9 @@
 
 It owns the open index generation and switches to a newer one between questions when
 ``khabar index`` publishes it, so a running chat or bot needs no restart. Front ends never
-touch FAISS or SQLite; they call ``ask``.
+touch FAISS or SQLite; they call ``ask``. A question flows one way: the service analyses it
+once (``Query``), search reads everything the answer stage needs, and the answer stage only
+chooses and formats.
 """
 
 from __future__ import annotations
@@ -14,15 +16,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.answer import AnswerOptions, compose
-from embeddings.base import Embedder
-from retrieval.index import Generation, IndexDir, LiveIndex
-from retrieval.search import SearchOptions, search
-from retrieval.types import Answer
+from khabar.embeddings.base import Embedder
+from khabar.retrieval.answer.compose import AnswerOptions, compose
+from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.index.generations import Generation, IndexDir, LiveIndex
+from khabar.retrieval.index.store import DocMeta, StoredPassage
+from khabar.retrieval.normalize import detect_lang, script, tokens
+from khabar.retrieval.search import SearchOptions, SearchResult, search
+from khabar.retrieval.types import Query
 
 
-class QuestionError(ValueError):
-    """The question cannot be answered as asked (empty, too long)."""
+class QuestionError(KhabarError):
+    """The question cannot be answered as asked; ``check`` names the check that failed
+    (``empty`` or ``too_long``) so each front end can word it in the user's language."""
+
+    def __init__(self, check: str, message: str, **details: int) -> None:
+        super().__init__(message)
+        self.check = check
+        self.details = details
 
 
 @dataclass
@@ -61,13 +73,16 @@ class AnswerService:
         return self.live.current()
 
     def validate(self, question: str) -> str:
+        """The question stripped, or ``QuestionError`` saying which check it fails."""
         q = question.strip()
         if not q:
-            raise QuestionError("the question is empty")
+            raise QuestionError("empty", "the question is empty")
         if len(q) > self.max_question_chars:
             raise QuestionError(
+                "too_long",
                 f"the question is {len(q):,} characters long; the limit is "
-                f"{self.max_question_chars:,} (KHABAR_MAX_QUESTION_CHARS). Ask something shorter."
+                f"{self.max_question_chars:,} (KHABAR_MAX_QUESTION_CHARS). Ask something shorter.",
+                length=len(q), limit=self.max_question_chars,
             )
         return q
 
@@ -85,17 +100,38 @@ class AnswerService:
                 self._vectors.popitem(last=False)
         return vector
 
+    def documents(self) -> list[DocMeta]:
+        """Every indexed article's metadata, by path."""
+        generation = self.generation()
+        with self._read_lock:
+            return generation.store.documents()
+
+    def passage(self, passage_id: int) -> StoredPassage | None:
+        """One passage with its article, or None once a newer index no longer has it."""
+        generation = self.generation()
+        with self._read_lock:
+            return generation.store.passages([passage_id]).get(passage_id)
+
+    def query(self, text: str) -> Query:
+        """The question analysed once for every later stage (the vector is the slow part)."""
+        return Query(text, self.query_vector(text), frozenset(tokens(text)), script(text),
+                     detect_lang(text))
+
+    def search(self, query: Query, k: int | None = None) -> SearchResult:
+        """Hybrid search on the live generation, with what the answer stage needs."""
+        generation = self.generation()
+        with self._read_lock:
+            return search(generation, query, k or self.k, self.search_options)
+
     def ask(self, question: str, k: int | None = None) -> Answer:
         q = self.validate(question)
-        generation = self.generation()
+        self.generation()  # a missing or incompatible index fails before the embedding
         started = time.perf_counter()
-        vector = self.query_vector(q)
+        query = self.query(q)
         embedded = time.perf_counter()
-        with self._read_lock:
-            result = search(generation, q, vector, k or self.k, self.search_options)
-            searched = time.perf_counter()
-            composed = compose(q, result, generation.store, generation.manifest.dim,
-                               self.answer_options)
+        result = self.search(query, k)
+        searched = time.perf_counter()
+        composed = compose(query, result, self.answer_options)
         done = time.perf_counter()
         timings = {
             "embed": (embedded - started) * 1000,

@@ -1,0 +1,1 @@
+"""The Telegram front end: handlers (``app``) and the HTML they send (``format``)."""

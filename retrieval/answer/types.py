@@ -1,0 +1,52 @@
+"""What the answer stage hands every front end: an ``Answer`` and its ``Citation``s.
+
+``Answer.to_json`` is the public JSON contract (``khabar ask --json``, ``ask -``): fields may
+be added, none removed or renamed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered source shown under an answer; ``snippet == file_text[start:end]``."""
+
+    n: int
+    doc: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+    url: str | None
+    snippet: str
+    start: int
+    end: int
+    score: float
+    passage_id: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What every front end renders."""
+
+    question: str
+    found: bool
+    answer: str
+    citations: tuple[Citation, ...]
+    timings_ms: dict[str, float]
+
+    def to_json(self) -> dict:
+        citations = []
+        for c in self.citations:
+            d = asdict(c)
+            d.pop("passage_id")
+            d["score"] = round(d["score"], 4)
+            citations.append(d)
+        return {
+            "question": self.question,
+            "found": self.found,
+            "answer": self.answer,
+            "citations": citations,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

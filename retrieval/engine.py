@@ -1,0 +1,102 @@
+"""``Khabar``: one object that wires an index directory, an embedder, the indexer and the
+answer service, so front ends, measuring tools and tests never repeat that wiring.
+
+    engine = Khabar(".khabar/index", seeds="seeds")
+    engine.index()
+    print(engine.ask("Who signed the treaty?").answer)
+
+Everything is built lazily: constructing a ``Khabar`` loads no model and opens no index.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+from khabar.embeddings.base import Embedder
+from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
+from khabar.retrieval.answer.compose import AnswerOptions
+from khabar.retrieval.answer.service import AnswerService
+from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.index.generations import Generation, IndexDir
+from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
+from khabar.retrieval.ingest.chunking import Chunker
+from khabar.retrieval.search import SearchOptions
+
+
+class EngineSettings(Protocol):
+    """What ``Khabar.from_settings`` reads; ``khabar.bot.settings.Settings`` provides it."""
+
+    seeds_dir: Path
+    index_dir: Path
+    embedder: str
+    top_k: int
+    chunk_chars: int
+    chunk_overlap: int
+    search_mode: str
+    max_file_bytes: int
+    max_question_chars: int
+
+
+class Khabar:
+    """The engine: articles in ``seeds``, an index in ``index``, answers out."""
+
+    def __init__(self, index: Path | str, *, seeds: Path | str = "seeds",
+                 embedder: str | Embedder = DEFAULT_EMBEDDER, top_k: int = 5,
+                 chunk_chars: int = 600, chunk_overlap: int = 0,
+                 search_options: SearchOptions | None = None,
+                 answer_options: AnswerOptions | None = None,
+                 max_file_bytes: int = 20_000_000, max_question_chars: int = 1000) -> None:
+        self.index_dir = IndexDir(Path(index))
+        self.seeds = Path(seeds)
+        self.embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
+        self.chunker = Chunker(chunk_chars, chunk_overlap)
+        self.top_k = top_k
+        self.search_options = search_options or SearchOptions()
+        self.answer_options = answer_options or AnswerOptions()
+        self.max_file_bytes = max_file_bytes
+        self.max_question_chars = max_question_chars
+
+    @classmethod
+    def from_settings(cls, settings: EngineSettings, *,
+                      search_options: SearchOptions | None = None,
+                      answer_options: AnswerOptions | None = None) -> Khabar:
+        return cls(settings.index_dir, seeds=settings.seeds_dir, embedder=settings.embedder,
+                   top_k=settings.top_k, chunk_chars=settings.chunk_chars,
+                   chunk_overlap=settings.chunk_overlap,
+                   search_options=search_options or SearchOptions(mode=settings.search_mode),
+                   answer_options=answer_options, max_file_bytes=settings.max_file_bytes,
+                   max_question_chars=settings.max_question_chars)
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        return Indexer(self.index_dir, self.embedder, self.chunker,
+                       max_file_bytes=self.max_file_bytes)
+
+    @cached_property
+    def service(self) -> AnswerService:
+        return AnswerService(self.index_dir, self.embedder, k=self.top_k,
+                             search_options=self.search_options,
+                             answer_options=self.answer_options,
+                             max_question_chars=self.max_question_chars)
+
+    def index(self, *, rebuild: bool = False, progress: ProgressFn | None = None) -> IndexReport:
+        """Bring the index in line with ``seeds`` (only what changed is embedded)."""
+        return self.indexer.run(self.seeds, rebuild=rebuild, progress=progress)
+
+    def watch(self, on_report: Callable[[IndexReport], None],
+              stop: threading.Event | None = None) -> None:
+        """Reindex after every burst of changes in ``seeds`` until ``stop`` is set."""
+        from khabar.retrieval.index.watch import watch
+
+        watch(self.indexer, self.seeds, on_report, stop)
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        return self.service.ask(question, k)
+
+    def generation(self) -> Generation:
+        """The live generation; raises with the fix when there is no usable index."""
+        return self.service.generation()

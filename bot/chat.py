@@ -12,6 +12,8 @@ from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.answer.types import Answer
 
 HELP = """Ask a question in Arabic, Persian or English about the indexed articles.
+Follow-up questions ("and where did they meet?") are read in the conversation's context.
+  /new      start a new conversation (forget the earlier questions)
   /sources  full citations (snippets, links) of the last answer
   /help     this help
   /quit     leave (Ctrl-D works too)"""
@@ -23,6 +25,7 @@ class ChatSession:
     def __init__(self, service: AnswerService) -> None:
         self.service = service
         self.last: Answer | None = None
+        self.history: list[str] = []
 
     def handle(self, line: str) -> str | None:
         """The reply to one input line; None means the user asked to quit."""
@@ -31,6 +34,10 @@ class ChatSession:
             return None
         if command in ("/help", "/?"):
             return HELP
+        if command == "/new":
+            self.history.clear()
+            self.last = None
+            return "New conversation."
         if command == "/sources":
             if self.last is None:
                 return "No answer yet: ask a question first."
@@ -38,14 +45,16 @@ class ChatSession:
         if not command:
             return ""
         try:
-            self.last = self.service.ask(line)
+            self.last = self.service.ask(line, history=self.history)
         except QuestionError as exc:
             return f"Cannot ask that: {exc}."
+        self.history.append(self.last.question)
         return answer_text(self.last)
 
 
-def run(service: AnswerService, history: Path, stdin: TextIO = sys.stdin,
+def run(service: AnswerService, history: Path, stdin: TextIO | None = None,
         out: Callable[[str], None] = print) -> None:
+    stdin = stdin or sys.stdin  # looked up per call: tests and embedders swap sys.stdin
     session = ChatSession(service)
     if not stdin.isatty():
         for line in stdin:

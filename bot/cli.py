@@ -107,9 +107,9 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool)
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None,
               help="Retrieval mode [KHABAR_SEARCH_MODE, default hybrid]")
 def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: str | None) -> None:
-    """Answer QUESTION; with '-' answer each stdin line, one JSON object per line."""
+    """Answer QUESTION. With '-', answer each line of stdin with one JSON object: a line is a
+    question, or {"question": ..., "history": [earlier questions, oldest first]}."""
     from khabar.bot.render import answer_text
-    from khabar.retrieval.answer.service import QuestionError
 
     engine = _engine(settings, mode)
     if question != "-":
@@ -119,13 +119,29 @@ def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: s
         return
     engine.generation()  # fail now, with the fix, if there is no usable index
     for line in sys.stdin:
-        if not line.strip():
-            continue
+        if line.strip():
+            click.echo(json.dumps(_answer_line(engine, line, k), ensure_ascii=False))
+
+
+def _answer_line(engine: Khabar, line: str, k: int | None) -> dict:
+    """One ``ask -`` line answered, or ``{"error"}`` for that line alone."""
+    from khabar.retrieval.answer.service import QuestionError
+
+    question, history = line, []
+    if line.lstrip().startswith("{"):
         try:
-            payload = engine.ask(line, k).to_json()
-        except QuestionError as exc:
-            payload = {"question": line.strip(), "error": str(exc)}
-        click.echo(json.dumps(payload, ensure_ascii=False))
+            payload = json.loads(line)
+            question = payload["question"]
+            history = payload.get("history") or []
+            if not isinstance(question, str) or not isinstance(history, list) or not all(
+                    isinstance(h, str) for h in history):
+                raise TypeError("question and history must be strings")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            return {"question": line.strip(), "error": f"not a question line: {exc}"}
+    try:
+        return engine.ask(question, k, history).to_json()
+    except QuestionError as exc:
+        return {"question": question.strip(), "error": str(exc)}
 
 
 @main.command()
@@ -145,24 +161,31 @@ def chat(settings: Settings) -> None:
 @click.option("--questions", default=None, help="Question file (in SET_DIR or a path).")
 @click.option("--variant", default="hybrid", show_default=True,
               help="Retrieval/answer variant: hybrid, dense, lexical, hybrid-1sent.")
+@click.option("--history", "history", default="context", show_default=True,
+              type=click.Choice(["context", "alone", "concat"]),
+              help="Follow-ups: Khabar's reading of the conversation, the question alone, or "
+                   "the last question glued to it (the two naive references).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str,
-          as_json: bool) -> None:
-    """Score retrieval and answers on the question set in SET_DIR."""
+          history: str, as_json: bool) -> None:
+    """Score retrieval and answers on the question set in SET_DIR (lines of other sets in a
+    mixed file, by their "corpus" field, are left out)."""
     from khabar.bot.progress import progress_bar
     from khabar.retrieval.measure import evaluate
 
     search_options, answer_options = evaluate.variant(variant)
     files = evaluate.question_files(set_dir, questions)
-    qs = [q for f in files for q in evaluate.load_questions(f)]
+    qs = [q for f in files for q in evaluate.load_questions(f)
+          if q.corpus in (None, set_dir.resolve().name)]
     engine = _engine(settings)
     with progress_bar("Indexing the eval corpus") as update:
         engine = evaluate.cached_engine(engine, set_dir, settings.index_dir.parent / "eval",
                                         search_options, answer_options, update)
-    rows = evaluate.evaluate(engine.service, qs)
+    rows = evaluate.evaluate(engine.service, qs, history)
     if as_json:
         payload = {"set": set_dir.name, "questions": [f.name for f in files],
-                   "variant": variant, "embedder": settings.embedder, "metrics": rows}
+                   "variant": variant, "history": history, "embedder": settings.embedder,
+                   "metrics": rows}
         click.echo(json.dumps(payload, ensure_ascii=False))
     else:
         click.echo(f"{set_dir.name} ({', '.join(f.name for f in files)}), variant {variant}, "

@@ -5,10 +5,11 @@ from __future__ import annotations
 from khabar.retrieval.answer.types import Answer, Citation
 
 
-def citation_line(c: Citation) -> str:
+def article_line(c: Citation) -> str:
+    """One line naming a cited article: title (outlet — date) · file."""
     meta = " — ".join(x for x in (c.outlet, c.date) if x)
     title = c.title or c.doc
-    return f"[{c.n}] {title}" + (f" ({meta})" if meta else "") + f" · {c.doc}"
+    return title + (f" ({meta})" if meta else "") + f" · {c.doc}"
 
 
 _EXCERPT_CHARS = 100
@@ -25,15 +26,19 @@ def excerpt(snippet: str) -> str:
 
 
 def answer_text(answer: Answer, *, full: bool = False) -> str:
-    """The answer, then each citation with an excerpt of its snippet; ``full`` gives the whole
-    snippet and the link instead."""
-    lines = [answer.answer, ""]
-    for c in answer.citations:
-        lines.append(citation_line(c))
-        if full:
-            lines.append("    " + c.snippet.replace("\n", "\n    "))
-            if c.url:
-                lines.append(f"    {c.url}")
-        else:
-            lines.append(f"    {excerpt(c.snippet)}")
+    """The answer, then each cited article once with its snippets under it (an excerpt each;
+    ``full`` gives whole snippets and the link). A follow-up shows how it was read."""
+    lines = []
+    if answer.standalone and answer.standalone != answer.question:
+        lines.append(f"(read as: {answer.standalone})")
+    lines += [answer.answer, ""]
+    for group in answer.by_article():
+        lines.append(article_line(group[0]))
+        for c in group:
+            if full:
+                lines.append(f"    [{c.n}] " + c.snippet.replace("\n", "\n        "))
+            else:
+                lines.append(f"    [{c.n}] {excerpt(c.snippet)}")
+        if full and group[0].url:
+            lines.append(f"    {group[0].url}")
     return "\n".join(lines).rstrip()

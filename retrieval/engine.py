@@ -11,7 +11,7 @@ Everything is built lazily: constructing a ``Khabar`` loads no model and opens n
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -94,8 +94,9 @@ class Khabar:
 
         watch(self.indexer, self.seeds, on_report, stop)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        return self.service.ask(question, k)
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
+        """Answer ``question``; ``history`` holds the conversation's earlier questions."""
+        return self.service.ask(question, k, history)
 
     def generation(self) -> Generation:
         """The live generation; raises with the fix when there is no usable index."""

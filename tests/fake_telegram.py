@@ -104,6 +104,8 @@ class FakeBotAPI:
         params = await _params(request)
         handler = getattr(self, f"_m_{method}", None)
         result = await handler(params) if handler else True
+        if isinstance(result, dict) and "message_id" in result:
+            params = {**params, "_message_id": result["message_id"]}  # what the bot was told
         async with self._changed:
             self.calls.append((method, params, time.monotonic()))
             self._changed.notify_all()

@@ -29,7 +29,8 @@ def test_ask_json_contract_and_offsets(seeds_index):
     answers = [json.loads(line) for line in result.output.splitlines()]
     assert len(answers) == len(questions)
     for a in answers:
-        assert set(a) == {"question", "found", "answer", "citations", "timings_ms"}
+        assert set(a) == {"question", "standalone", "found", "answer", "citations", "timings_ms"}
+        assert a["standalone"] == a["question"]
         assert set(a["timings_ms"]) == {"embed", "search", "answer", "total"}
         assert a["citations"]
         for c in a["citations"]:
@@ -119,9 +120,9 @@ def test_compact_answer_tells_passages_of_one_article_apart():
         for i, s in enumerate(["The port reopened.", long])
     )
     text = answer_text(Answer("q", True, "The port reopened. [1]", cites, {}))
-    assert "    The port reopened." in text
+    assert "    [1] The port reopened." in text and text.count("Same title") == 1
     excerpt_line = text.splitlines()[-1]
-    assert excerpt_line.endswith("…") and len(excerpt_line) <= 4 + 101
+    assert excerpt_line.endswith("…") and len(excerpt_line) <= 8 + 101
 
 
 def test_a_bug_keeps_its_traceback_and_a_user_error_does_not(seeds_index, tmp_path):
@@ -129,7 +130,7 @@ def test_a_bug_keeps_its_traceback_and_a_user_error_does_not(seeds_index, tmp_pa
     code = ("import sys\n"
             "from khabar.bot.cli import main\n"
             "from khabar.retrieval.answer import service\n"
-            "def broken(self, question, k=None):\n"
+            "def broken(self, question, k=None, history=()):\n"
             "    raise ValueError('a bug in the answer stage')\n"
             "service.AnswerService.ask = broken\n"
             "main(sys.argv[1:])\n")

@@ -20,7 +20,7 @@ class _Scripted:
         self.answers = answers
         self.embedder = embedder
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, history=()) -> Answer:
         return self.answers[question]
 
 

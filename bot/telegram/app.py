@@ -10,7 +10,7 @@ import asyncio
 import html
 import logging
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field
 
 from telegram import (
@@ -90,10 +90,58 @@ class Access:
         return 0
 
 
+ConversationKey = tuple[int, ...]
+
+
+@dataclass
+class Conversations:
+    """Earlier questions per conversation, forgotten after ``ttl`` seconds of silence.
+
+    A private chat is one conversation. In a group each user has their own, and a reply to one
+    of the bot's answers continues the conversation that answer belonged to (a reply thread),
+    whoever replies.
+    """
+
+    ttl: float = 1800.0
+    max_threads: int = 10_000
+    _turns: dict[ConversationKey, tuple[float, list[str]]] = field(default_factory=dict)
+    _threads: OrderedDict[tuple[int, int], ConversationKey] = field(default_factory=OrderedDict)
+
+    def key(self, message: Message, user_id: int, bot_id: int) -> ConversationKey:
+        if message.chat.type == ChatType.PRIVATE:
+            return (message.chat_id,)
+        reply = message.reply_to_message
+        if reply and reply.from_user and reply.from_user.id == bot_id:
+            thread = self._threads.get((message.chat_id, reply.message_id))
+            if thread is not None:
+                return thread
+        return (message.chat_id, user_id)
+
+    def history(self, key: ConversationKey, now: float | None = None) -> list[str]:
+        now = time.monotonic() if now is None else now
+        seen, turns = self._turns.get(key, (0.0, []))
+        return list(turns) if now - seen < self.ttl else []
+
+    def add(self, key: ConversationKey, question: str, answer_ids: list[int],
+            chat_id: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._turns[key] = (now, [*self.history(key, now), question][-12:])
+        for message_id in answer_ids:
+            self._threads[(chat_id, message_id)] = key
+        while len(self._threads) > self.max_threads:
+            self._threads.popitem(last=False)
+        if len(self._turns) > self.max_threads:  # drop the silent ones
+            self._turns = {k: v for k, v in self._turns.items() if now - v[0] < self.ttl}
+
+    def reset(self, key: ConversationKey) -> None:
+        self._turns.pop(key, None)
+
+
 @dataclass
 class BotState:
     engine: Khabar
     access: Access
+    conversations: Conversations = field(default_factory=Conversations)
     username: str = ""
 
     @property
@@ -263,18 +311,33 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
         await message.reply_text(text("rate", lang, s=wait))
         return
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-    answer = await asyncio.to_thread(state.service.ask, q)
+    key = state.conversations.key(message, update.effective_user.id, context.bot.id)
+    history = state.conversations.history(key)
+    answer = await asyncio.to_thread(state.service.ask, q, None, history)
     parts = pack(answer_blocks(answer))
     buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
                for c in answer.citations]
     markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    sent = []
     for i, part in enumerate(parts):
-        await message.reply_text(
+        sent.append(await message.reply_text(
             part, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
             reply_markup=markup if i == len(parts) - 1 else None,
-        )
+        ))
+    state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
     log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
                                 "total_ms": round(answer.timings_ms["total"])})
+
+
+async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start a new conversation: the next question is read on its own."""
+    if not await _gate(update, context):
+        return
+    state = _state(context)
+    message = update.effective_message
+    state.conversations.reset(state.conversations.key(message, update.effective_user.id,
+                                                      context.bot.id))
+    await message.reply_text(text("new", _lang(update)))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -324,6 +387,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 COMMANDS = [
     ("ask", "Ask a question about the articles"),
+    ("new", "Start a new conversation"),
     ("sources", "List the indexed articles"),
     ("help", "What I know and how to ask"),
     ("stats", "Index and usage statistics (admins)"),
@@ -355,6 +419,7 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
     app.add_handler(CommandHandler("stats", stats_command))
     app.add_handler(CommandHandler("reindex", reindex_command))
     app.add_handler(CommandHandler("ask", ask_command))
+    app.add_handler(CommandHandler("new", new_command))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,

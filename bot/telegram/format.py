@@ -21,13 +21,21 @@ TEXTS: dict[str, dict[str, str]] = {
     "help": {
         "en": ("I answer questions about {docs} news articles ({langs}; newest from {latest}).\n"
                "Just send a question in Arabic, Persian or English. In groups, mention me or use "
-               "/ask <question>.\n/sources lists the articles."),
+               "/ask <question>.\nFollow-up questions continue the conversation; /new starts "
+               "a new one.\n/sources lists the articles."),
         "ar": ("أجيب عن أسئلة حول {docs} مقالاً إخبارياً ({langs}؛ أحدثها بتاريخ {latest}).\n"
                "أرسل سؤالك بالعربية أو الفارسية أو الإنجليزية. في المجموعات، اذكرني أو استخدم "
-               "‎/ask‎ مع السؤال.\n‎/sources‎ يعرض قائمة المقالات."),
+               "‎/ask‎ مع السؤال.\nالأسئلة اللاحقة تكمل المحادثة؛ ‎/new‎ يبدأ محادثة جديدة.\n"
+               "‎/sources‎ يعرض قائمة المقالات."),
         "fa": ("به پرسش‌ها درباره {docs} مقاله خبری پاسخ می‌دهم ({langs}؛ تازه‌ترین: {latest}).\n"
                "پرسش خود را به فارسی، عربی یا انگلیسی بفرستید. در گروه‌ها مرا نام ببرید یا از "
-               "‎/ask‎ استفاده کنید.\n‎/sources‎ فهرست مقاله‌ها را نشان می‌دهد."),
+               "‎/ask‎ استفاده کنید.\nپرسش‌های بعدی گفتگو را ادامه می‌دهند؛ ‎/new‎ گفتگوی تازه‌ای "
+               "آغاز می‌کند.\n‎/sources‎ فهرست مقاله‌ها را نشان می‌دهد."),
+    },
+    "new": {
+        "en": "New conversation: I will read your next question on its own.",
+        "ar": "محادثة جديدة: سأقرأ سؤالك التالي مستقلاً.",
+        "fa": "گفتگوی تازه: پرسش بعدی شما را مستقل می‌خوانم.",
     },
     "non_text": {
         "en": "I can only read text. Please type your question.",
@@ -93,19 +101,24 @@ def _e(value: str) -> str:
     return html.escape(value, quote=False)
 
 
-def citation_header(c: Citation) -> str:
+def article_header(c: Citation) -> str:
+    """A cited article, named once: its citation numbers, title, outlet and date, file."""
     title = c.title or c.doc
     meta = " · ".join(x for x in (c.outlet, c.date) if x)
-    line = f"[{c.n}] <b>{_e(title)}</b>" + (f" — {_e(meta)}" if meta else "")
+    line = f"<b>{_e(title)}</b>" + (f" — {_e(meta)}" if meta else "")
     return mark(title) + line + f"\n{LRM}<code>{_e(c.doc)}</code>"
 
 
 def answer_blocks(answer: Answer) -> list[str]:
-    """Self-contained HTML blocks: the answer, then one block per citation."""
+    """Self-contained HTML blocks: the answer, then one block per cited article with its
+    snippets, each under its ``[n]``."""
     blocks = [mark(answer.answer) + _e(answer.answer)]
-    for c in answer.citations:
-        quote = mark(c.snippet) + _e(c.snippet)
-        blocks.append(citation_header(c) + f"\n<blockquote expandable>{quote}</blockquote>")
+    if answer.standalone and answer.standalone != answer.question:  # how a follow-up was read
+        blocks[0] = f"{mark(answer.standalone)}<i>↳ {_e(answer.standalone)}</i>\n" + blocks[0]
+    for group in answer.by_article():
+        quotes = "".join(f"\n{mark(c.snippet)}[{c.n}] <blockquote expandable>"
+                         f"{mark(c.snippet)}{_e(c.snippet)}</blockquote>" for c in group)
+        blocks.append(article_header(group[0]) + quotes)
     return blocks
 
 

@@ -35,6 +35,16 @@ class Answer:
     answer: str
     citations: tuple[Citation, ...]
     timings_ms: dict[str, float]
+    # The question as understood in its conversation: what was searched. Empty = the question.
+    standalone: str = ""
+
+    def by_article(self) -> list[tuple[Citation, ...]]:
+        """The citations grouped by article, in order of first citation: front ends show each
+        article's title, outlet and date once, with its snippets (and their ``[n]``) under it."""
+        groups: dict[str, list[Citation]] = {}
+        for c in self.citations:
+            groups.setdefault(c.doc, []).append(c)
+        return [tuple(g) for g in groups.values()]
 
     def to_json(self) -> dict:
         citations = []
@@ -45,6 +55,7 @@ class Answer:
             citations.append(d)
         return {
             "question": self.question,
+            "standalone": self.standalone or self.question,
             "found": self.found,
             "answer": self.answer,
             "citations": citations,

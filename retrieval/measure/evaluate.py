@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +53,23 @@ class Question:
     doc: str | None
     answers: tuple[str, ...]
     answerable: bool
+    # Every article that states the answer (``doc`` among them): one story, several outlets.
+    docs: tuple[str, ...] = ()
+    # Earlier questions of the same conversation, oldest first (follow-up sets).
+    history: tuple[str, ...] = ()
+    kind: str | None = None
+    # The set (its directory name) a line belongs to, for files that mix several corpora.
+    corpus: str | None = None
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*([self.doc] if self.doc else []), *self.docs]))
+
+
+# How a question's conversation reaches the service: ``context`` is Khabar's own reading of
+# follow-ups; ``alone`` ignores the history and ``concat`` glues the last question to the new
+# one, the two naive references it is measured against.
+HISTORY_MODES = ("context", "alone", "concat")
 
 
 @dataclass
@@ -97,7 +114,9 @@ def load_questions(path: Path) -> list[Question]:
         try:
             d = json.loads(line)
             out.append(Question(str(d["id"]), d.get("lang") or "und", d["q"], d.get("doc"),
-                                tuple(d.get("answers") or ()), bool(d["answerable"])))
+                                tuple(d.get("answers") or ()), bool(d["answerable"]),
+                                tuple(d.get("docs") or ()), tuple(d.get("history") or ()),
+                                d.get("kind"), d.get("corpus")))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise EvalSetError(f"{path}:{i}: not a question line ({exc})") from None
     return out
@@ -139,29 +158,47 @@ def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
 
 
 def ask_beside_floor(service: AnswerService, question: str, k: int | None,
-                     floor_first: bool) -> tuple[Answer, float]:
+                     floor_first: bool, history: Sequence[str] = ()) -> tuple[Answer, float]:
     """``ask`` the question and time its floor, the bare query embedding, right beside it.
 
     Callers alternate ``floor_first``: whichever of the two runs first is slower (the
     embedder's threads are cold), so a fixed order would bias every ratio built on the pair.
     """
     if not floor_first:
-        answer = service.ask(question, k)
+        answer = service.ask(question, k, history)
     started = time.perf_counter()
     service.embedder.embed_one_query(question)
     floor_ms = (time.perf_counter() - started) * 1000
     if floor_first:
-        answer = service.ask(question, k)
+        answer = service.ask(question, k, history)
     return answer, floor_ms
 
 
-def evaluate(service: AnswerService, questions: Iterable[Question]) -> dict[str, dict]:
-    """Ask every question; returns metric rows keyed by ``all`` and by question language."""
+def _asked(q: Question, mode: str) -> tuple[str, tuple[str, ...]]:
+    """The question text and history handed to the service under a history ``mode``."""
+    if mode == "alone" or not q.history:
+        return q.q, ()
+    if mode == "concat":
+        return f"{q.history[-1]} {q.q}", ()
+    return q.q, q.history
+
+
+def evaluate(service: AnswerService, questions: Iterable[Question],
+             history: str = "context") -> dict[str, dict]:
+    """Ask every question; returns metric rows keyed by ``all``, by question language and by
+    question kind (``kind:...``) where the set gives kinds."""
+    if history not in HISTORY_MODES:
+        raise EvalSetError(f"Invalid history mode: {history!r}. "
+                           f"Choose from {', '.join(HISTORY_MODES)}.")
     tallies: dict[str, _Tally] = defaultdict(_Tally)
     for i, q in enumerate(questions):
-        answer, bare = ask_beside_floor(service, q.q, EVAL_K, floor_first=i % 2 == 0)
+        text, earlier = _asked(q, history)
+        for j in range(len(earlier)):  # the conversation so far, as a chat would have asked it
+            service.ask(earlier[j], EVAL_K, earlier[:j])
+        answer, bare = ask_beside_floor(service, text, EVAL_K, i % 2 == 0, earlier)
         docs = [c.doc for c in answer.citations]
-        for key in ("all", q.lang):
+        keys = ["all", q.lang] + ([f"kind:{q.kind}"] if q.kind else [])
+        for key in keys:
             t = tallies[key]
             t.latencies.append(answer.timings_ms["total"])
             t.embeds.append(bare)
@@ -170,7 +207,8 @@ def evaluate(service: AnswerService, questions: Iterable[Question]) -> dict[str,
                 t.abstained += not answer.found
                 continue
             t.n += 1
-            rank = docs.index(q.doc) + 1 if q.doc in docs else None
+            ranks = [docs.index(d) + 1 for d in q.accepted if d in docs]
+            rank = min(ranks, default=None)
             t.doc1 += rank == 1
             t.doc3 += rank is not None and rank <= 3
             t.doc10 += rank is not None
@@ -178,7 +216,8 @@ def evaluate(service: AnswerService, questions: Iterable[Question]) -> dict[str,
             t.ans += answer.found and any(contains(answer.answer, a) for a in q.answers)
             t.snip3 += any(contains(c.snippet, a) for c in answer.citations[:3] for a in q.answers)
             t.false_abstain += not answer.found
-    return {k: tallies[k].row() for k in sorted(tallies, key=lambda k: (k != "all", k))}
+    order = sorted(tallies, key=lambda k: (k != "all", k.startswith("kind:"), k))
+    return {k: tallies[k].row() for k in order}
 
 
 COLUMNS = ["n", "doc@1", "doc@3", "doc@10", "mrr@10", "ans@answer", "ans@snip3",

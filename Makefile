@@ -14,6 +14,7 @@ SOURCES := pyproject.toml $(shell find bot retrieval embeddings -name '*.py' 2>/
 $(VENV)/.installed: $(SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing khabar into $(VENV) ..." >&2
+	@rm -rf build  # setuptools never prunes it: a renamed module would linger in the wheel
 	@$(PIP) '.[dev]' $(QUIET_STDIN)
 	@touch $@
 

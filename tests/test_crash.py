@@ -3,7 +3,8 @@
 After every kill the last complete generation must answer exactly as before the run, and a
 rerun must finish and match a from-scratch build passage for passage. Kill moments are drawn
 at random over the length of a measured run, plus moments triggered by what the writer has on
-disk (its SQLite transaction just committed; its FAISS file being written), which a uniform
+disk (its FAISS file just written; its generation directory moved into place, the moment
+before the commit that publishes it), which a uniform
 draw would rarely hit.
 """
 
@@ -21,19 +22,19 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import faiss
 import pytest
 from conftest import ROOT, SEEDS
 
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.index.generations import IndexDir
+from khabar.retrieval.index.vectors import VectorIndex
 from khabar.retrieval.ingest.chunking import sentence_spans
 
 # A few hundred articles make each run minutes long on 2 cores; CI keeps every kill point
 # with a smaller corpus (set KHABAR_TEST_CRASH_ARTICLES=300 for the full-size run).
 ARTICLES = int(os.environ.get("KHABAR_TEST_CRASH_ARTICLES", "12"))
 QUESTIONS = ["من هو السكرتير الصحفي للرئيس الروسي؟", "Where did Putin travel?"]
-RANDOM_KILLS, COMMITTED_KILLS, FAISS_KILLS = 14, 3, 3
+RANDOM_KILLS, PLACED_KILLS, FAISS_KILLS = 14, 3, 3
 
 
 def _generated_articles(count: int, seed: int = 7) -> dict[str, str]:
@@ -67,12 +68,17 @@ def _passages(index: Path) -> list[tuple]:
     exactly the store's passage ids (the incremental vector update must not drift)."""
     root = IndexDir(index)
     gen = root.root / root.current_name()
-    db = sqlite3.connect(f"file:{gen / 'store.sqlite'}?mode=ro", uri=True)
+    manifest = root.manifest()
+    db = sqlite3.connect(f"file:{root.root / manifest.store}?mode=ro", uri=True)
+    g = manifest.generation
     rows = db.execute("SELECT d.path, p.start, p.end, p.norm, p.id FROM passages p"
-                      " JOIN documents d ON d.id = p.doc_id ORDER BY d.path, p.start").fetchall()
+                      " JOIN documents d ON d.id = p.doc_id"
+                      " WHERE p.gen_from <= ? AND (p.gen_to IS NULL OR p.gen_to > ?)"
+                      " ORDER BY d.path, p.start", (g, g)).fetchall()
     db.close()
-    vectors = faiss.read_index(str(gen / "vectors.faiss"))
-    assert sorted(faiss.vector_to_array(vectors.id_map).tolist()) == sorted(r[4] for r in rows)
+    vectors = VectorIndex.load(gen, **manifest.vector_fields())
+    held = vectors.ids()  # the store's passages, and as many tombstones as the manifest says
+    assert {r[4] for r in rows} <= held and len(held) - len(rows) == manifest.vectors_stale
     return [r[:4] for r in rows]
 
 
@@ -97,19 +103,14 @@ def _building(index: Path) -> Path | None:
     return found[0] if found else None
 
 
-def _committed(index: Path):
-    """True once the writer's SQLite transaction has come and gone (commit done, FAISS next)."""
-    seen = {"journal": False}
+def _live(index: Path) -> str | None:
+    return IndexDir(index).current_name()
 
-    def check() -> bool:
-        tmp = _building(index)
-        if tmp is None:
-            return False
-        if (tmp / "store.sqlite-journal").exists():
-            seen["journal"] = True
-            return False
-        return seen["journal"]
-    return check
+
+def _placed(index: Path, live: str):
+    """True once the writer has moved a new generation directory into place: the next step is
+    the commit that publishes it."""
+    return lambda: any(p.name > live and ".tmp-" not in p.name for p in index.glob("gen-*"))
 
 
 def _faiss_written(index: Path):
@@ -124,7 +125,7 @@ def test_sigkill_at_20_moments_loses_nothing(tmp_path, embedder):
     pristine = tmp_path / "pristine"
     assert _khabar("index", "--seeds", str(seeds), "--index", str(pristine)).wait(300) == 0
     before = _answers(pristine, embedder)
-    current = (pristine / "CURRENT").read_text()
+    current = _live(pristine)
     for name, text in _generated_articles(ARTICLES).items():
         (seeds / name).write_text(text, encoding="utf-8")
 
@@ -137,9 +138,9 @@ def test_sigkill_at_20_moments_loses_nothing(tmp_path, embedder):
     run_seconds = time.monotonic() - started
 
     rng = random.Random(20)
-    wanted = Counter({"random": RANDOM_KILLS, "committed": COMMITTED_KILLS,
-                      "faiss": FAISS_KILLS})
-    triggers = {"random": None, "committed": _committed, "faiss": _faiss_written}
+    wanted = Counter({"random": RANDOM_KILLS, "placed": PLACED_KILLS, "faiss": FAISS_KILLS})
+    triggers = {"random": None, "placed": lambda index: _placed(index, current),
+                "faiss": _faiss_written}
     kills: Counter[str] = Counter()
     for attempt in range(3 * sum(wanted.values())):
         missing = [kind for kind in wanted if kills[kind] < wanted[kind]]
@@ -161,7 +162,7 @@ def test_sigkill_at_20_moments_loses_nothing(tmp_path, embedder):
             # the machine's load drops, so random moments are drawn from the fastest one seen.
             run_seconds = min(run_seconds, time.monotonic() - started)
             continue
-        if (index / "CURRENT").read_text() != current:
+        if _live(index) != current:
             # Killed after publishing, while tidying up: the new generation must be whole.
             assert _passages(index) == _passages(tmp_path / "fresh"), (attempt, kind)
             continue
@@ -188,7 +189,7 @@ def test_watch_killed_mid_update_loses_nothing(tmp_path, embedder):
     watcher = _khabar("index", "--watch", "--seeds", str(seeds), "--index", str(index))
     try:
         assert _wait(lambda: (index / "CURRENT").exists(), watcher)
-        current = (index / "CURRENT").read_text()
+        current = _live(index)
         before = _answers(index, embedder)
         for name, text in _generated_articles(ARTICLES // 2, seed=9).items():
             (seeds / name).write_text(text, encoding="utf-8")
@@ -196,7 +197,7 @@ def test_watch_killed_mid_update_loses_nothing(tmp_path, embedder):
     finally:
         watcher.send_signal(signal.SIGKILL)
         watcher.wait(timeout=30)
-    assert (index / "CURRENT").read_text() == current
+    assert _live(index) == current
     assert _answers(index, embedder) == before
 
     again = _khabar("index", "--seeds", str(seeds), "--index", str(index), "--json")

@@ -144,12 +144,22 @@ def test_term_statistics_match_what_fts5_indexes(corpus, embedder):
                                     "المباراة ٢٤-١٠ و می‌خواهند co-operation e-mail.\n"})
     (seeds / "b.txt").unlink()
     indexer.run(seeds)
-    db = sqlite3.connect(index_dir.root / index_dir.current_name() / "store.sqlite")
-    db.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, passages_fts, row)")
-    fts = dict(db.execute("SELECT term, doc FROM temp.v"))
-    ours = dict(db.execute("SELECT term, df FROM terms"))
+
+    def counts():
+        db = sqlite3.connect(index_dir.root / index_dir.manifest().store)
+        db.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, passages_fts, row)")
+        fts = dict(db.execute("SELECT term, doc FROM temp.v"))
+        ours = dict(db.execute("SELECT term, df FROM terms"))
+        db.close()
+        return fts, ours
+
+    fts, ours = counts()
     assert "bowl" in ours and "super_bowl_50" not in ours
-    assert ours == fts
+    assert ours == fts and "تهران" in ours  # b.txt's rows wait for the previous generation
+    write_articles(seeds, {"e.txt": "Tide\n\nThe tide rose in Basra on Sunday.\n"})
+    indexer.run(seeds)  # now no kept generation sees b.txt: its rows are deleted
+    fts, ours = counts()
+    assert ours == fts and "تهران" not in ours
 
 
 @pytest.mark.parametrize("setting", [{"chunk_chars": 300}, {"chunk_overlap": 100}])
@@ -165,3 +175,26 @@ def test_passage_settings_rebuild_everything_and_nothing_else_does(corpus, embed
                                     "overlap": setting.get("chunk_overlap", 0)}
     again = Khabar(index_dir.root, seeds=seeds, embedder=embedder, **setting).index()
     assert again.embedded_passages == 0
+
+
+def test_each_generation_counts_and_holds_exactly_what_it_sees(corpus, embedder):
+    """Counts are kept from the changed rows only, and vectors keep tombstones: both must
+    agree with what the generation's store view really holds."""
+    seeds, index_dir, indexer = corpus
+    articles = {f"n{i}.txt": f"Note {i}\n\nThe council of town {i} met on Monday about roads "
+                             f"number {i} and {i + 7}.\n" for i in range(40)}
+    write_articles(seeds, articles)
+    indexer.run(seeds)
+    (seeds / "n3.txt").unlink()
+    (seeds / "n4.txt").write_text("Note\n\nA different text about bridges.\n", encoding="utf-8")
+    write_articles(seeds, {"n99.txt": "Late note\n\nThe harbour closed early on Friday.\n"})
+    indexer.run(seeds)
+    gen = index_dir.open(embedder.spec)
+    try:
+        assert (gen.manifest.documents, gen.manifest.passages) == gen.store.counts() == (43, 43)
+        visible = {ids for batch, _ in gen.store.iter_vectors(embedder.dim) for ids in batch}
+        held = gen.vectors.ids()
+        assert visible <= held and len(held - visible) == gen.manifest.vectors_stale == 2
+        assert "n3.txt" not in {d.path for d in gen.store.documents()}
+    finally:
+        gen.close()

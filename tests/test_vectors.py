@@ -40,18 +40,44 @@ def test_tuning_reaches_the_recall_target_on_other_questions(tuned):
 
 def test_incremental_add_is_searchable_and_rebuilds_when_stale_or_grown(tuned, tmp_path):
     index, _ = tuned
-    path = tmp_path / "v.faiss"
-    index.save(path)
-    loaded = VectorIndex.load(path, **index.describe())
+    index.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path, **index.describe(), dim=64)
     new = _clustered(5, 64, seed=4)
     assert loaded.update([], _batches(new, first_id=10_001), live=6005)
     assert loaded.search(new[0], 1)[0][0] == 10_001
     # A removed passage stays in the lists as a tombstone until they are too many.
     assert loaded.update(list(range(1, 500)), [], live=5506)
     assert not loaded.update(list(range(500, 1000)), [], live=5006)
-    grown = VectorIndex.load(path, **index.describe())
+    grown = VectorIndex.load(tmp_path, **index.describe(), dim=64)
     assert not grown.update([], _batches(_clustered(6100, 64, seed=5), first_id=20_001),
                             live=12_100)
+
+
+def test_small_updates_link_the_base_and_write_only_what_is_new(tmp_path):
+    vecs = _clustered(3000, 64, seed=6)
+    first, second, third = (tmp_path / n for n in ("g1", "g2", "g3"))
+    for d in (first, second, third):
+        d.mkdir()
+    VectorIndex.build(64, _batches(vecs), len(vecs)).save(first)
+    fields = {"vector_index": "flat", "vectors_base": 3000, "dim": 64}
+    update = VectorIndex.load(first, **fields, read_base=False)
+    added = _clustered(3, 64, seed=7)
+    assert update.update([5, 6], _batches(added, first_id=5001), live=3001)
+    update.save(second)
+    assert (second / "vectors.faiss").stat().st_ino == (first / "vectors.faiss").stat().st_ino
+    assert (second / "vectors-new.faiss").stat().st_size < 10_000
+    served = VectorIndex.load(second, **update.describe(), dim=64)
+    assert served.size == 3003 and served.stale == 2
+    assert served.search(added[1], 1)[0][0] == 5002  # the new vectors are searched exactly
+    assert served.search(vecs[9], 1)[0][0] == 10
+    assert len(served.search(vecs[9], 4)) == 6  # room for the two tombstones
+    # Enough new vectors are folded into a new base, written in full.
+    many = VectorIndex.load(second, **update.describe(), dim=64, read_base=False)
+    assert many.update([], _batches(_clustered(2100, 64, seed=8), first_id=9001), live=5103)
+    many.save(third)
+    assert (third / "vectors.faiss").stat().st_ino != (first / "vectors.faiss").stat().st_ino
+    assert not (third / "vectors-new.faiss").exists()
+    assert VectorIndex.load(third, **many.describe(), dim=64).size == 3000 + 3 + 2100
 
 
 def test_indexer_uses_records_and_updates_the_approximate_index(tmp_path, embedder,

@@ -110,14 +110,12 @@ class AnswerService:
 
     def documents(self) -> list[DocMeta]:
         """Every indexed article's metadata, by path."""
-        generation = self.generation()
-        with self._read_lock:
+        with self.live.use() as generation, self._read_lock:
             return generation.store.documents()
 
     def passage(self, passage_id: int) -> StoredPassage | None:
         """One passage with its article, or None once a newer index no longer has it."""
-        generation = self.generation()
-        with self._read_lock:
+        with self.live.use() as generation, self._read_lock:
             return generation.store.passages([passage_id]).get(passage_id)
 
     def query(self, text: str) -> Query:
@@ -127,8 +125,7 @@ class AnswerService:
 
     def search(self, query: Query, k: int | None = None) -> SearchResult:
         """Hybrid search on the live generation, with what the answer stage needs."""
-        generation = self.generation()
-        with self._read_lock:
+        with self.live.use() as generation, self._read_lock:
             return search(generation, query, k or self.k, self.search_options)
 
     def turn(self, question: str, history: Sequence[str] = ()) -> Turn:
@@ -136,13 +133,13 @@ class AnswerService:
         earlier = [h.strip()[:self.max_question_chars] for h in history if h.strip()]
         if not earlier:
             return Turn(question, question)
-        generation = self.generation()
+        with self.live.use() as generation:
 
-        def vocabulary(terms: list[str]) -> dict[str, int]:
-            with self._read_lock:
-                return generation.store.document_frequencies(terms)
+            def vocabulary(terms: list[str]) -> dict[str, int]:
+                with self._read_lock:
+                    return generation.store.document_frequencies(terms)
 
-        return read(question, earlier[-_HISTORY_TURNS:], vocabulary)
+            return read(question, earlier[-_HISTORY_TURNS:], vocabulary)
 
     def turn_vector(self, turn: Turn) -> np.ndarray:
         """The vector a turn is searched with: its question's embedding, mixed with the vector

@@ -1,15 +1,20 @@
-"""The index directory: immutable generations, an atomic CURRENT pointer, a writer lock.
+"""The index directory: immutable generations, an atomic publication, a writer lock.
 
 Layout::
 
-    <index>/CURRENT          name of the live generation, replaced by atomic rename
-    <index>/LOCK             flock held by the one running writer (released if it dies)
-    <index>/gen-000007/      manifest.json, store.sqlite, vectors.faiss
+    <index>/CURRENT               name of the live store file, replaced by atomic rename
+    <index>/LOCK                  flock held by the one running writer (released if it dies)
+    <index>/store-000003.sqlite   the SQLite store, shared by the generations built on it
+    <index>/gen-000007/           manifest.json (names its store), vectors.faiss
 
-A writer builds the next generation in a temporary directory and publishes it by renaming the
-directory and then CURRENT. A process killed at any moment therefore leaves CURRENT pointing at
-a complete generation; readers never see a half-written one, and a question in flight finishes
-on the generation it started with.
+The store's rows carry the generations that see them (``retrieval.index.store``), so a new
+generation adds rows to the same store instead of copying it, and the store itself records
+which generation is live: a writer writes its rows in one transaction, builds the generation's
+vectors and manifest in a temporary directory, renames it into place, and then commits, which
+is the publication. A process killed at any moment therefore leaves the live generation
+complete and untouched (uncommitted rows vanish, an unpublished directory is tidied away), and a
+question in flight finishes on the generation it started with. A rebuild starts a new store
+file and publishes it by replacing CURRENT; a store no kept generation names is deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -31,6 +37,7 @@ from khabar.retrieval.index.vectors import VectorIndex
 _CURRENT = "CURRENT"
 _LOCK = "LOCK"
 _PREFIX = "gen-"
+_STORE = "store-"
 _TMP = ".tmp-"
 
 
@@ -64,16 +71,23 @@ class Manifest:
     created: float
     # ``Chunker.settings`` of the run that built it; None in manifests older than the field.
     chunking: dict[str, int] | None = None
+    # The store file (in the index directory) whose rows this generation sees.
+    store: str | None = None
     # Approximate index only: (lists probed, candidates re-ranked) chosen at build time, the
     # recall@10 against exact search it measured, and how many vectors its lists were trained on.
     vector_setting: list[int] | None = None
     recall_at_10: float | None = None
     vectors_trained_on: int | None = None
+    # Vectors in the base file, and ids in the files whose passages are gone (tombstones).
+    vectors_base: int | None = None
+    vectors_stale: int = 0
 
     def vector_fields(self) -> dict:
         """The fields ``VectorIndex.describe`` wrote, for ``VectorIndex.load``."""
         return {"vector_index": self.vector_index, "vector_setting": self.vector_setting,
-                "recall_at_10": self.recall_at_10, "vectors_trained_on": self.vectors_trained_on}
+                "recall_at_10": self.recall_at_10, "vectors_trained_on": self.vectors_trained_on,
+                "vectors_base": self.vectors_base, "vectors_stale": self.vectors_stale,
+                "dim": self.dim}
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -111,6 +125,10 @@ class Generation:
     store: Store
     vectors: VectorIndex
 
+    @property
+    def number(self) -> int:
+        return self.manifest.generation
+
     def close(self) -> None:
         self.store.close()
 
@@ -121,20 +139,35 @@ class IndexDir:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def current_name(self) -> str | None:
+    def current_store(self) -> str | None:
+        """The live store file's name, or None when nothing was ever published here."""
         try:
             name = (self.root / _CURRENT).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         return name or None
 
-    def current_stamp(self) -> tuple[int, int] | None:
-        """A cheap change detector for serving processes: (inode, mtime) of CURRENT."""
+    def current_number(self) -> int | None:
+        """The live generation's number: what the live store says it committed last."""
+        store = self.current_store()
+        if store is None:
+            return None
+        if not store.startswith(_STORE):  # a layout older than versioned stores
+            return _number(store)
+        return _committed(self.root / store)
+
+    def current_name(self) -> str | None:
+        number = self.current_number()
+        return None if number is None else _gen_name(number)
+
+    def current_stamp(self) -> tuple[int, int, int | None] | None:
+        """A cheap change detector for serving processes: CURRENT's inode and mtime (a new
+        store) and the live store's committed generation (a new generation in it)."""
         try:
             st = os.stat(self.root / _CURRENT)
         except FileNotFoundError:
             return None
-        return st.st_ino, st.st_mtime_ns
+        return st.st_ino, st.st_mtime_ns, self.current_number()
 
     def manifest(self) -> Manifest | None:
         name = self.current_name()
@@ -150,8 +183,8 @@ class IndexDir:
         path = self.root / name
         manifest = Manifest.read(path / "manifest.json")
         check_compatible(manifest, self.root, embedder_spec, dim)
-        store = Store(path / "store.sqlite", readonly=True)
-        vectors = VectorIndex.load(path / "vectors.faiss", **manifest.vector_fields())
+        store = Store(self.root / (manifest.store or ""), manifest.generation)
+        vectors = VectorIndex.load(path, **manifest.vector_fields())
         return Generation(name, path, manifest, store, vectors)
 
     @contextlib.contextmanager
@@ -175,55 +208,118 @@ class IndexDir:
             yield
 
     def next_number(self) -> int:
-        numbers = [int(p.name[len(_PREFIX):].split(".")[0]) for p in self.root.glob(_PREFIX + "*")
-                   if p.name[len(_PREFIX):].split(".")[0].isdigit()]
-        return max(numbers, default=0) + 1
+        """A number no generation or store of this directory has used."""
+        numbers = [n for p in self.root.iterdir() if (n := _number(p.name)) is not None]
+        return max([*numbers, self.current_number() or 0]) + 1
+
+    def path_of(self, number: int) -> Path:
+        """The directory of generation ``number``."""
+        return self.root / _gen_name(number)
+
+    def new_store(self, number: int) -> Path:
+        """The path of a fresh store file, for a build that starts over."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root / f"{_STORE}{number:06d}.sqlite"
 
     def begin(self, number: int) -> Path:
         """A fresh directory for generation ``number``, not yet visible to readers."""
-        tmp = self.root / f"{_PREFIX}{number:06d}{_TMP}{os.getpid()}"
+        tmp = self.root / f"{_gen_name(number)}{_TMP}{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         return tmp
 
-    def publish(self, tmp: Path, number: int) -> str:
-        """Make ``tmp`` the live generation: rename it, then atomically replace CURRENT."""
+    def publish(self, store: Store, tmp: Path, number: int) -> str:
+        """Make generation ``number`` live: move its finished directory ``tmp`` into place
+        (readers do not look at it yet), commit ``store`` (which makes it live for readers of
+        that store), and, for a new store (a rebuild), point CURRENT at it."""
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        name = f"{_PREFIX}{number:06d}"
-        final = self.root / name
-        os.replace(tmp, final)
-        pointer = self.root / f"{_CURRENT}{_TMP}{os.getpid()}"
-        _write_durable(pointer, name + "\n")
-        os.replace(pointer, self.root / _CURRENT)
+        name = _gen_name(number)
+        shutil.rmtree(self.root / name, ignore_errors=True)  # a killed run's leftover
+        os.replace(tmp, self.root / name)
         _fsync_dir(self.root)
+        store.commit()
+        if self.current_store() != store.path.name:
+            pointer = self.root / f"{_CURRENT}{_TMP}{os.getpid()}"
+            _write_durable(pointer, store.path.name + "\n")
+            os.replace(pointer, self.root / _CURRENT)
+            _fsync_dir(self.root)
         return name
 
-    def collect_garbage(self, keep: int = 2) -> None:
-        """Drop unfinished builds of dead writers and generations older than the last ``keep``.
+    def collect_garbage(self, keep: int = 2) -> int | None:
+        """Drop unfinished builds of dead writers, generations older than the last ``keep``
+        (or newer than the live one: a run killed before its commit), and store files no kept
+        generation names; returns the oldest kept generation's number of the live store, so
+        the writer can delete the rows no kept generation sees.
 
         The previous generation is kept so a serving process that opened it just before the
         switch can finish its question; on POSIX even a deleted generation stays readable to
         processes that hold it open.
         """
-        current = self.current_name()
-        finished = sorted(p for p in self.root.glob(_PREFIX + "*") if _TMP not in p.name)
+        live = self.current_number() or 0
         for p in self.root.glob(_PREFIX + "*" + _TMP + "*"):
             shutil.rmtree(p, ignore_errors=True)
         for p in self.root.glob(_CURRENT + _TMP + "*"):
             p.unlink(missing_ok=True)
-        for p in finished[:-keep]:
-            if p.name != current:
+        finished = sorted((n, p) for p in self.root.glob(_PREFIX + "*")
+                          if (n := _number(p.name)) is not None)
+        for n, p in finished:
+            if n > live:
                 shutil.rmtree(p, ignore_errors=True)
+        finished = [(n, p) for n, p in finished if n <= live]
+        for _, p in finished[:-keep]:
+            shutil.rmtree(p, ignore_errors=True)
+        manifests = []
+        for _, p in finished[-keep:]:
+            try:
+                manifests.append(Manifest.read(p / "manifest.json"))
+            except (OSError, ValueError, TypeError):
+                continue
+        used = {m.store for m in manifests} | {self.current_store()}
+        for p in self.root.glob(_STORE + "*.sqlite*"):
+            if p.name.split(".sqlite")[0] + ".sqlite" not in used:
+                p.unlink(missing_ok=True)
+        current = self.current_store()
+        return min((m.generation for m in manifests if m.store == current), default=None)
+
+
+def _gen_name(number: int) -> str:
+    return f"{_PREFIX}{number:06d}"
+
+
+def _number(name: str) -> int | None:
+    """The number in ``gen-000007`` or ``store-000003.sqlite`` (None for anything else)."""
+    for prefix in (_PREFIX, _STORE):
+        if name.startswith(prefix):
+            digits = name[len(prefix):].split(".")[0]
+            return int(digits) if digits.isdigit() else None
+    return None
+
+
+def _committed(path: Path) -> int | None:
+    """The generation a store file committed last (read-only, without creating anything)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=rw", uri=True)
+        db.execute("PRAGMA query_only = 1")
+    except sqlite3.OperationalError:
+        return None
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
+    return int(row[0]) if row else None
 
 
 class LiveIndex:
     """The current generation for a serving process, switched between questions.
 
-    A stat of CURRENT per question is the whole cost of noticing a new generation. The old
-    generation is not closed on switch: a question running in another thread may still read
-    it, and its SQLite handle goes when the last reference does.
+    Noticing a new generation costs a stat of CURRENT and one read of the store's committed
+    generation per question. A generation is used through ``use()``; when a newer one is live,
+    the old one is closed as soon as the last question using it is done, so a process that
+    lives for days and sees thousands of generations holds one or two open at a time.
     """
 
     def __init__(self, index_dir: IndexDir, embedder_spec: str) -> None:
@@ -231,15 +327,50 @@ class LiveIndex:
         self.embedder_spec = embedder_spec
         self._lock = threading.Lock()
         self._generation: Generation | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int | None] | None = None
+        self._users: dict[int, int] = {}
+        self._retired: dict[int, Generation] = {}
 
     def current(self) -> Generation:
+        """The live generation (for a quick look; questions go through ``use``)."""
         with self._lock:
-            stamp = self.index_dir.current_stamp()
-            if self._generation is None or stamp != self._stamp:
-                self._generation = self.index_dir.open(self.embedder_spec)
-                self._stamp = stamp
-            return self._generation
+            return self._refresh()
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[Generation]:
+        """The live generation, held open until the block ends."""
+        with self._lock:
+            generation = self._refresh()
+            key = id(generation)
+            self._users[key] = self._users.get(key, 0) + 1
+        try:
+            yield generation
+        finally:
+            with self._lock:
+                self._users[key] -= 1
+                if not self._users[key]:
+                    del self._users[key]
+                    retired = self._retired.pop(key, None)
+                    if retired is not None:
+                        retired.close()
+
+    def _refresh(self) -> Generation:
+        stamp = self.index_dir.current_stamp()
+        if self._generation is None or stamp != self._stamp:
+            fresh = self.index_dir.open(self.embedder_spec)
+            old, self._generation, self._stamp = self._generation, fresh, stamp
+            if old is not None:
+                if self._users.get(id(old)):
+                    self._retired[id(old)] = old
+                else:
+                    old.close()
+        return self._generation
+
+    def close(self) -> None:
+        with self._lock:
+            if self._generation is not None and not self._users.get(id(self._generation)):
+                self._generation.close()
+            self._generation = None
 
 
 def check_compatible(manifest: Manifest, root: Path, embedder_spec: str, dim: int | None) -> None:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,7 +132,7 @@ class Indexer:
     def _run(self, seeds: Path, rebuild: bool, progress: ProgressFn) -> IndexReport:
         report = IndexReport()
         manifest = None if rebuild else self.index_dir.manifest()
-        if manifest is not None and manifest.schema != SCHEMA_VERSION:
+        if manifest is not None and (manifest.schema != SCHEMA_VERSION or manifest.store is None):
             log.info("schema_changed_rebuilding",
                      extra={"old": manifest.schema, "new": SCHEMA_VERSION})
             manifest = None
@@ -143,56 +142,66 @@ class Indexer:
                 log.info("passage_settings_changed_rebuilding",
                          extra={"old": manifest.chunking, "new": self.chunker.settings})
                 manifest = None  # every passage would differ: start over
-        previous = manifest and self.index_dir.root / self.index_dir.current_name()
-        known = _read_states(previous / "store.sqlite") if previous else {}
-        changed, touched, removed = self._scan(seeds, known, report)
-        if not changed and not removed and not touched and manifest is not None:
-            report.documents, report.passages = manifest.documents, manifest.passages
-            report.generation = self.index_dir.current_name()
-            return report
-
         number = self.index_dir.next_number()
-        tmp = self.index_dir.begin(number)
-        store_path = tmp / "store.sqlite"
-        if previous:
-            # Published generations are never written again, so a plain file copy is consistent.
-            shutil.copyfile(previous / "store.sqlite", store_path)
-        store = Store(store_path)
+        if manifest is None:
+            store = Store(self.index_dir.new_store(number), number, writer=True)
+        else:
+            store = Store(self.index_dir.root / manifest.store, number, writer=True)
         try:
-            carried_up_to = store.max_passage_id()
-            gone: list[int] = []
+            changed, touched, removed = self._scan(seeds, store.files(), report)
+            if not (changed or removed or touched) and manifest is not None:
+                report.documents, report.passages = manifest.documents, manifest.passages
+                report.generation = self.index_dir.current_name()
+                return report
             for rel in removed:
-                gone += store.delete_file(rel)
+                store.delete_file(rel)
                 report.removed += 1
             for state in touched:
                 store.set_file(state)
-            gone += self._index_files(store, changed, report, progress)
-            store.commit()
-            report.documents, report.passages = store.counts()
-            vectors = None
-            if previous and manifest.vector_index == kind_for(report.passages):
-                vectors = VectorIndex.load(previous / "vectors.faiss", **manifest.vector_fields())
-                if not vectors.update(gone, store.iter_vectors(self.embedder.dim,
-                                                               after=carried_up_to),
-                                      report.passages):
-                    vectors = None
-            if vectors is None:
-                vectors = VectorIndex.build(
-                    self.embedder.dim, store.iter_vectors(self.embedder.dim), report.passages,
-                    kind=kind_for(report.passages),
-                )
-                tune_vectors(vectors, store, self.embedder)
+            self._index_files(store, changed, report, progress)
+            if manifest is None:
+                report.documents, report.passages = store.counts()
+            else:
+                report.documents, report.passages = store.counts_since(
+                    manifest.generation, manifest.documents, manifest.passages)
+            # Everything up to the commit happens inside one SQLite transaction (the vectors
+            # are read from it uncommitted), and the commit comes right before publication: a
+            # run killed before it leaves the store exactly as it was.
+            vectors = self._vectors(store, manifest, report.passages)
+            tmp = self.index_dir.begin(number)
+            vectors.save(tmp)
+            Manifest(
+                schema=SCHEMA_VERSION, embedder=self.embedder.spec, dim=self.embedder.dim,
+                generation=number, documents=report.documents, passages=report.passages,
+                chunking=self.chunker.settings, created=time.time(), store=store.path.name,
+                **vectors.describe(),
+            ).write(tmp / "manifest.json")
+            report.generation = self.index_dir.publish(store, tmp, number)
         finally:
             store.close()
-        vectors.save(tmp / "vectors.faiss")
-        Manifest(
-            schema=SCHEMA_VERSION, embedder=self.embedder.spec, dim=self.embedder.dim,
-            generation=number, documents=report.documents, passages=report.passages,
-            chunking=self.chunker.settings, created=time.time(), **vectors.describe(),
-        ).write(tmp / "manifest.json")
-        report.generation = self.index_dir.publish(tmp, number)
-        self.index_dir.collect_garbage()
+        oldest = self.index_dir.collect_garbage()
+        if oldest is not None:
+            collector = Store(store.path, number, writer=True)
+            try:
+                collector.collect(oldest)
+            finally:
+                collector.close()
         return report
+
+    def _vectors(self, store: Store, manifest: Manifest | None, live: int) -> VectorIndex:
+        """The vector index of the generation ``store`` is building: the published one updated
+        with what changed since it (removed ids out, new vectors in), or built anew."""
+        dim = self.embedder.dim
+        if manifest is not None and manifest.vector_index == kind_for(live):
+            vectors = VectorIndex.load(self.index_dir.path_of(manifest.generation),
+                                       **manifest.vector_fields(), read_base=False)
+            published = manifest.generation
+            if vectors.update(store.removed_since(published),
+                              store.iter_vectors(dim, since=published), live):
+                return vectors
+        vectors = VectorIndex.build(dim, store.iter_vectors(dim), live, kind=kind_for(live))
+        tune_vectors(vectors, store, self.embedder)
+        return vectors
 
     def _scan(self, seeds: Path, known: dict[str, FileState], report: IndexReport,
               ) -> tuple[list[_Changed], list[FileState], list[str]]:
@@ -220,13 +229,12 @@ class Indexer:
         return changed, touched, sorted(set(known) - present)
 
     def _index_files(self, store: Store, files: list[_Changed], report: IndexReport,
-                     progress: ProgressFn) -> list[int]:
-        """Embed and store the changed files in bounded batches; returns passage ids removed.
+                     progress: ProgressFn) -> None:
+        """Embed and store the changed files in bounded batches.
 
         Inside a changed export only the records whose content changed are re-embedded, so
         appending one article to a JSON Lines feed costs one article.
         """
-        gone: list[int] = []
         batch: list[_Pending] = []
         texts = 0
         for done, item in enumerate(files, start=1):
@@ -251,14 +259,14 @@ class Indexer:
                 digest = _content_hash(doc)
                 if old.get(doc.path) == digest:
                     continue
-                gone += store.delete_document(doc.path)
+                store.delete_document(doc.path)
                 batch.append(_Pending(doc, item.rel, digest, passages))
                 texts += sum(1 + _extra_sentences(p) for p in passages)
                 if texts >= _EMBED_BATCH_TEXTS:
                     self._flush(store, batch, report)
                     batch, texts = [], 0
             for stale in old.keys() - keep:
-                gone += store.delete_document(stale)
+                store.delete_document(stale)
             if keep or old:
                 store.set_file(FileState(item.rel, _sha256(data), len(data), item.mtime_ns))
                 if item.known:
@@ -267,7 +275,6 @@ class Indexer:
                     report.added += 1
         self._flush(store, batch, report)
         progress(len(files), len(files))
-        return gone
 
     def _flush(self, store: Store, batch: list[_Pending], report: IndexReport) -> None:
         if not batch:
@@ -352,11 +359,3 @@ def _article_files(seeds: Path) -> list[tuple[str, os.stat_result]]:
                  extra={"count": len(ignored), "example": ignored[0],
                         "known": " ".join(ARTICLE_SUFFIXES)})
     return sorted(found)
-
-
-def _read_states(path: Path) -> dict[str, FileState]:
-    store = Store(path, readonly=True)
-    try:
-        return store.files()
-    finally:
-        store.close()

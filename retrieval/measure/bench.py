@@ -193,8 +193,7 @@ def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray
     store calls as the indexer, one one-sentence passage per vector; returns seconds."""
     rng = random.Random(seed)
     started = time.perf_counter()
-    tmp = index_dir.begin(1)
-    store = Store(tmp / "store.sqlite")
+    store = Store(index_dir.new_store(1), 1, writer=True)
     per_doc = 10
     for d in range(0, len(vectors), per_doc):
         chunk = vectors[d:d + per_doc]
@@ -206,17 +205,17 @@ def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray
         passages = [Passage(path, n, sp.start, sp.end, t, (sp,))
                     for n, (sp, t) in enumerate(zip(spans, texts, strict=True))]
         store.add_document(doc, path, "", passages, chunk, chunk)
-    store.commit()
     docs, passages_count = store.counts()
     index = VectorIndex.build(embedder.dim, store.iter_vectors(embedder.dim), passages_count)
     tune_vectors(index, store, embedder)
-    store.close()
-    index.save(tmp / "vectors.faiss")
+    tmp = index_dir.begin(1)
+    index.save(tmp)
     Manifest(schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim, generation=1,
              documents=docs, passages=passages_count, chunking=Chunker().settings,
-             created=time.time(),
+             created=time.time(), store=store.path.name,
              **index.describe()).write(tmp / "manifest.json")
-    index_dir.publish(tmp, 1)
+    index_dir.publish(store, tmp, 1)
+    store.close()
     return time.perf_counter() - started
 
 

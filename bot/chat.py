@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from khabar.bot.render import answer_text
+from khabar.bot.streams import BadLine, lines
 from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.answer.types import Answer
 
@@ -57,7 +58,10 @@ def run(service: AnswerService, history: Path, stdin: TextIO | None = None,
     stdin = stdin or sys.stdin  # looked up per call: tests and embedders swap sys.stdin
     session = ChatSession(service)
     if not stdin.isatty():
-        for line in stdin:
+        for line in lines(stdin):
+            if isinstance(line, BadLine):
+                out(f"Cannot read that: {line.reason}.\n")
+                continue
             if not line.strip():
                 continue
             reply = session.handle(line)

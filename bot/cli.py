@@ -73,9 +73,16 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--watch", "keep_watching", is_flag=True,
               help="Keep running; reindex within seconds of any change in --seeds.")
-def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool) -> None:
+@click.option("--check", "check_only", is_flag=True,
+              help="Verify the index (store integrity, vectors, counts) and change nothing.")
+def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool,
+          check_only: bool) -> None:
     """Index the articles in --seeds, re-embedding only what changed."""
+    if check_only:
+        _check_index(settings, as_json)
+        return
     from khabar.bot.progress import progress_bar
+    from khabar.bot.render import printable
     from khabar.retrieval.index.indexer import IndexReport
 
     engine = _engine(settings)
@@ -86,8 +93,12 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool)
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False))
             return
-        for s in report.skipped:
-            click.echo(f"skipped {s.path}: {s.reason}", err=True)
+        for damage in report.repaired:
+            click.echo(f"repaired: the index was damaged ({damage}); rebuilt it from the "
+                       "articles", err=True)
+        for label, entries in (("skipped", report.skipped), ("warning", report.warnings)):
+            for s in entries:
+                click.echo(f"{label} {printable(s.path)}: {s.reason}", err=True)
         click.echo(report.summary())
 
     show(report)
@@ -96,6 +107,29 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool)
         engine.watch(show)
         return
     if not report.ok:
+        sys.exit(1)
+
+
+def _check_index(settings: Settings, as_json: bool) -> None:
+    """``khabar index --check``: exit 0 and say what is there, or exit 1 with the damage."""
+    from khabar.retrieval.index.generations import IndexDir
+
+    index_dir = IndexDir(settings.index_dir)
+    damage = index_dir.damage(deep=True)
+    manifest = None if damage else index_dir.manifest()
+    if as_json:
+        click.echo(json.dumps({"ok": damage is None and manifest is not None, "damage": damage,
+                               "generation": index_dir.current_name(),
+                               "documents": manifest and manifest.documents,
+                               "passages": manifest and manifest.passages}))
+    elif damage:
+        click.echo(f"damaged: {damage}; run `khabar index` to repair it", err=True)
+    elif manifest is None:
+        click.echo(f"no index at {settings.index_dir}; build it with `khabar index`", err=True)
+    else:
+        click.echo(f"index OK: {index_dir.current_name()}, {manifest.documents} documents, "
+                   f"{manifest.passages} passages, embedder {manifest.embedder}")
+    if damage or manifest is None:
         sys.exit(1)
 
 
@@ -110,6 +144,7 @@ def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: s
     """Answer QUESTION. With '-', answer each line of stdin with one JSON object: a line is a
     question, or {"question": ..., "history": [earlier questions, oldest first]}."""
     from khabar.bot.render import answer_text
+    from khabar.bot.streams import BadLine, lines
 
     engine = _engine(settings, mode)
     if question != "-":
@@ -118,8 +153,10 @@ def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: s
                    else answer_text(answer, full=True))
         return
     engine.generation()  # fail now, with the fix, if there is no usable index
-    for line in sys.stdin:
-        if line.strip():
+    for line in lines(sys.stdin):
+        if isinstance(line, BadLine):
+            click.echo(json.dumps({"question": None, "error": line.reason}))
+        elif line.strip():
             click.echo(json.dumps(_answer_line(engine, line, k), ensure_ascii=False))
 
 
@@ -215,10 +252,37 @@ def telegram(settings: Settings) -> None:
 
     logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level, (token,))
     engine = _engine(settings)
-    engine.generation()
     state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit)
+    engine.generation()
+    _check_token(token, settings.telegram_api_base_url)
     app = build_application(token, settings.telegram_api_base_url, state)
     app.run_polling(allowed_updates=["message", "callback_query"])
+
+
+def _check_token(token: str, base_url: str) -> None:
+    """Ask Telegram who the bot is before starting: a refused token or an unreachable API is
+    one line here, not a retry loop's traceback (which quotes the token)."""
+    import asyncio
+
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError
+
+    from khabar.bot import logs
+    from khabar.retrieval.errors import SettingsError
+
+    async def get_me() -> None:
+        async with Bot(token, base_url=base_url):
+            pass  # entering the context calls getMe
+
+    try:
+        asyncio.run(get_me())
+    except InvalidToken:
+        raise SettingsError("Telegram rejected the token (401 Unauthorized): create a new one "
+                            "with @BotFather and set TELEGRAM_BOT_TOKEN") from None
+    except NetworkError as exc:
+        raise SettingsError(
+            f"cannot reach the Telegram Bot API at {base_url} ({logs.redact(str(exc), (token,))}"
+            "): check the network or TELEGRAM_API_BASE_URL") from None
 
 
 @main.command()

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from khabar.retrieval.answer.types import Answer, Citation
+
+# Direction controls: in a file name they can make a report line read as something it is not.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(name: str) -> str:
+    """``name`` for a terminal line: control, line-breaking, bidi-override and undecodable
+    characters escaped (``\\n``, ``\\u202e``), so a file name cannot forge report lines."""
+    out = []
+    for ch in name:
+        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs"):
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                       if ch != "\\" else ch)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def article_line(c: Citation) -> str:

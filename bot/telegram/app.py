@@ -35,7 +35,7 @@ from telegram.ext import (
 from khabar.bot.telegram.format import answer_blocks, pack, passage_html, text, ui_lang
 from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.errors import KhabarError, SettingsError
 
 log = logging.getLogger(__name__)
 SOURCES_PAGE = 10
@@ -67,7 +67,8 @@ class Access:
         return not self.allowed or bool(self._keys(user) & (self.allowed | self.admins))
 
     def is_admin(self, user: User) -> bool:
-        return bool(self._keys(user) & self.admins)
+        """By numeric id only: a username can be changed, then taken by someone else."""
+        return str(user.id) in self.admins
 
     def first_refusal(self, user_id: int) -> bool:
         """True once per user: a stranger is told their id once, then ignored."""
@@ -329,6 +330,13 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
                                 "total_ms": round(answer.timings_ms["total"])})
 
 
+async def id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tell anyone their numeric user id (what KHABAR_ADMINS and KHABAR_ALLOWED_USERS take)."""
+    user, message = update.effective_user, update.effective_message
+    if user is not None and message is not None:
+        await message.reply_text(text("your_id", _lang(update), uid=user.id))
+
+
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Start a new conversation: the next question is read on its own."""
     if not await _gate(update, context):
@@ -388,6 +396,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 COMMANDS = [
     ("ask", "Ask a question about the articles"),
     ("new", "Start a new conversation"),
+    ("id", "Your numeric Telegram user id"),
     ("sources", "List the indexed articles"),
     ("help", "What I know and how to ask"),
     ("stats", "Index and usage statistics (admins)"),
@@ -420,6 +429,7 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
     app.add_handler(CommandHandler("reindex", reindex_command))
     app.add_handler(CommandHandler("ask", ask_command))
     app.add_handler(CommandHandler("new", new_command))
+    app.add_handler(CommandHandler("id", id_command))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
@@ -429,4 +439,18 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
 
 
 def make_state(engine: Khabar, allowed: str, admins: str, per_minute: int) -> BotState:
-    return BotState(engine, Access(Access.parse(allowed), Access.parse(admins), per_minute))
+    """The bot's state; refuses admins given by username, warns of allowed users given so."""
+    admin_ids = Access.parse(admins)
+    names = sorted(a for a in admin_ids if not a.isdigit())
+    if names:
+        raise SettingsError(
+            f"KHABAR_ADMINS takes numeric Telegram user ids, not usernames ({', '.join(names)}): "
+            "a username can be changed and then taken by someone else, who would become an "
+            "admin. Ask each admin to send /id to the bot and list the numbers it replies."
+        )
+    allowed_keys = Access.parse(allowed)
+    if any(not a.isdigit() for a in allowed_keys):
+        log.warning("allowed_by_username", extra={
+            "advice": "KHABAR_ALLOWED_USERS: numeric ids are safer than usernames, which can "
+                      "change hands; users can get theirs with /id"})
+    return BotState(engine, Access(allowed_keys, admin_ids, per_minute))

@@ -23,6 +23,14 @@ NOT_FOUND = {
     "fa": "مقاله‌های نمایه‌شده به این پرسش نمی‌پردازند. نزدیک‌ترین موارد:",
     "en": "The indexed articles do not cover this question. Closest passages:",
 }
+# Said to "test", "?", "null" or an emoji: there is nothing to look up.
+NOTHING_TO_ASK = {
+    "ar": "لم أجد في رسالتك سؤالاً عن الأخبار. اسأل عن شيء في المقالات، مثلاً: من وقّع المعاهدة؟",
+    "fa": "در پیام شما پرسشی درباره خبرها نیافتم. درباره چیزی در مقاله‌ها بپرسید، مثلاً: چه کسی "
+          "پیمان را امضا کرد؟",
+    "en": "There is no question about the news in that. Ask about something in the articles, "
+          "e.g. \"Who signed the treaty?\"",
+}
 SNIPPET_CHARS = 500
 # Question words asking for a number or a date, matched on normalised text (so "متى" is "متي").
 _NUMERIC_QUESTION = re.compile(

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from khabar.embeddings.base import Embedder
-from khabar.retrieval.answer.compose import AnswerOptions, compose
+from khabar.retrieval.answer.compose import NOTHING_TO_ASK, AnswerOptions, compose
 from khabar.retrieval.answer.conversation import Turn, read
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.generations import Generation, IndexDir, LiveIndex
 from khabar.retrieval.index.store import DocMeta, StoredPassage
-from khabar.retrieval.normalize import detect_lang, script, tokens
+from khabar.retrieval.normalize import asks_something, detect_lang, script, tokens
 from khabar.retrieval.search import SearchOptions, SearchResult, search
 from khabar.retrieval.types import Query
 
@@ -164,6 +164,10 @@ class AnswerService:
         """Answer ``question``; ``history`` holds the conversation's earlier questions."""
         q = self.validate(question)
         self.generation()  # a missing or incompatible index fails before the embedding
+        if not asks_something(q):
+            lang = detect_lang(q)
+            return Answer(q, False, NOTHING_TO_ASK.get(lang, NOTHING_TO_ASK["en"]), (),
+                          {"embed": 0.0, "search": 0.0, "answer": 0.0, "total": 0.0})
         started = time.perf_counter()
         turn = self.turn(q, history)
         query = Query(turn.text, self.turn_vector(turn), frozenset(tokens(turn.text)), script(q),

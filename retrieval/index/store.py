@@ -22,6 +22,7 @@ own tokenizer only splits on spaces.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
+    problems TEXT NOT NULL DEFAULT '[]',
     gen_from INTEGER NOT NULL,
     gen_to INTEGER
 );
@@ -122,12 +124,14 @@ END;
 
 @dataclass(frozen=True, slots=True)
 class FileState:
-    """What the store knows of an indexed file, for the unchanged-file fast path."""
+    """What the store knows of an indexed file, for the unchanged-file fast path, and what
+    could not be used in it (document path, reason), reported again on every run."""
 
     path: str
     sha256: str
     size: int
     mtime_ns: int
+    problems: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,15 +208,18 @@ class Store:
 
     def files(self) -> dict[str, FileState]:
         rows = self.db.execute(
-            "SELECT path, sha256, size, mtime_ns FROM files WHERE gen_to IS NULL")
-        return {r[0]: FileState(*r) for r in rows}
+            "SELECT path, sha256, size, mtime_ns, problems FROM files WHERE gen_to IS NULL")
+        return {r[0]: FileState(r[0], r[1], r[2], r[3],
+                                tuple(tuple(p) for p in json.loads(r[4]))) for r in rows}
 
     def set_file(self, state: FileState) -> None:
         """Record what a file looked like when indexed, so the next scan can skip it."""
         self._drop_file_state(state.path)
         self.db.execute(
-            "INSERT INTO files (path, sha256, size, mtime_ns, gen_from) VALUES (?, ?, ?, ?, ?)",
-            (state.path, state.sha256, state.size, state.mtime_ns, self.generation),
+            "INSERT INTO files (path, sha256, size, mtime_ns, problems, gen_from)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (state.path, state.sha256, state.size, state.mtime_ns,
+             json.dumps([list(p) for p in state.problems], ensure_ascii=False), self.generation),
         )
 
     def _drop_file_state(self, path: str) -> None:

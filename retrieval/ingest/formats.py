@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from khabar.retrieval.ingest.corpus import Metadata, parse, parse_date
-from khabar.retrieval.ingest.decoding import UnreadableFileError, decode
+from khabar.retrieval.ingest.decoding import Decoded, UnreadableFileError, read_text
 from khabar.retrieval.types import Document
 
 TEXT_SUFFIXES = (".txt",)
@@ -32,14 +32,25 @@ _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?P<body>.*?)\r?\n---[ \t]*(
 _FRONT_FIELD = re.compile(r"^(?P<key>[A-Za-z_]+)\s*:\s*(?P<value>.*?)\s*$", re.M)
 _HTML_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_-]+)", re.I)
 _RECORD_FIELDS = ("title", "text", "date", "url", "outlet")
+_JSON_KINDS = {str: "string", list: "list", int: "number", float: "number", bool: "boolean",
+               type(None): "null"}
 
 
 @dataclass
 class Extracted:
-    """What one file gave: its documents, and the records in it that could not be used."""
+    """What one file gave: its documents, the records in it that could not be used, and what
+    the user should know about the rest (a few damaged bytes replaced)."""
 
     documents: list[Document] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (document path, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _BadLine:
+    """A JSON Lines line that is not JSON (a string record is a record, not an error)."""
+
+    reason: str
 
 
 def is_article(name: str) -> bool:
@@ -55,15 +66,22 @@ def read_articles(path: str, data: bytes) -> Extracted:
     """Parse one file; raises ``UnreadableFileError`` when nothing in it is usable text."""
     suffix = PurePosixPath(path).suffix.lower()
     if suffix in HTML_SUFFIXES:
-        return Extracted([_html(path, data)])
-    text = decode(data)
-    if suffix in MARKDOWN_SUFFIXES:
-        return Extracted([_markdown(path, text)])
-    if suffix == ".jsonl":
-        return _records(path, _jsonl(text))
-    if suffix == ".json":
-        return _records(path, _json(text))
-    return Extracted([parse(path, text)])
+        decoded = _decode_html(data)
+        out = Extracted([_html(path, decoded.text)])
+    else:
+        decoded = read_text(data)
+        text = decoded.text
+        if suffix in MARKDOWN_SUFFIXES:
+            out = Extracted([_markdown(path, text)])
+        elif suffix == ".jsonl":
+            out = _records(path, _jsonl(text))
+        elif suffix == ".json":
+            out = _records(path, _json(text))
+        else:
+            out = Extracted([parse(path, text)])
+    if decoded.warning:
+        out.warnings.append((path, decoded.warning))
+    return out
 
 
 def _clean(value: object) -> str | None:
@@ -123,11 +141,10 @@ def _inline_text(children: list) -> str:
 # --- HTML -----------------------------------------------------------------------------------
 
 
-def _html(path: str, data: bytes) -> Document:
+def _html(path: str, html: str) -> Document:
     """A saved news page: trafilatura finds the main text, title, date and canonical URL."""
     import trafilatura
 
-    html = _decode_html(data)
     found = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
                                         include_tables=False)
     if found is None or not (found.text or "").strip():
@@ -136,28 +153,29 @@ def _html(path: str, data: bytes) -> Document:
     return parse(path, found.text + "\n", known)
 
 
-def _decode_html(data: bytes) -> str:
+def _decode_html(data: bytes) -> Decoded:
     """The page's declared charset first (a windows-1256 page says so), then our own rules."""
     declared = _HTML_CHARSET.search(data[:4096])
     if declared:
         try:
-            return data.decode(declared.group(1).decode("ascii"))
+            return Decoded(data.decode(declared.group(1).decode("ascii")))
         except (LookupError, UnicodeDecodeError):
             pass
-    return decode(data)
+    return read_text(data)
 
 
 # --- JSON exports ---------------------------------------------------------------------------
 
 
 def _jsonl(text: str) -> list[tuple[str, object]]:
-    records = []
+    records: list[tuple[str, object]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 records.append((str(number), json.loads(line)))
             except json.JSONDecodeError as exc:
-                records.append((str(number), f"invalid JSON on line {number}: {exc.msg}"))
+                records.append((str(number), _BadLine(f"invalid JSON on line {number}: "
+                                                      f"{exc.msg}")))
     return records
 
 
@@ -177,15 +195,16 @@ def _json(text: str) -> list[tuple[str, object]]:
 
 def _records(path: str, records: list[tuple[str, object]]) -> Extracted:
     """One document per record (``file#N``, or ``file`` for a single-object ``.json``); a bad
-    record is reported and the others still count. A string record is a parse error message."""
+    record is reported (by its kind, never its content) and the others still count."""
     out = Extracted()
     for key, record in records:
         doc_path = f"{path}#{key}" if key else path
-        if isinstance(record, str):
-            out.problems.append((doc_path, record))
+        if isinstance(record, _BadLine):
+            out.problems.append((doc_path, record.reason))
             continue
         if not isinstance(record, dict):
-            out.problems.append((doc_path, "not a JSON object"))
+            kind = _JSON_KINDS.get(type(record), "value")
+            out.problems.append((doc_path, f"not a JSON object but a {kind}"))
             continue
         text = _clean(record.get("text"))
         if text is None:

@@ -26,7 +26,7 @@ import numpy as np
 from khabar.embeddings.base import Embedder
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError
-from khabar.retrieval.index.generations import Generation, IndexDir, Manifest
+from khabar.retrieval.index.generations import Generation, IndexDir, Manifest, file_sizes
 from khabar.retrieval.index.indexer import tune_vectors
 from khabar.retrieval.index.store import SCHEMA_VERSION, Store
 from khabar.retrieval.index.vectors import VectorIndex, exact_top, recall
@@ -212,7 +212,7 @@ def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray
     index.save(tmp)
     Manifest(schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim, generation=1,
              documents=docs, passages=passages_count, chunking=Chunker().settings,
-             created=time.time(), store=store.path.name,
+             created=time.time(), store=store.path.name, files=file_sizes(tmp),
              **index.describe()).write(tmp / "manifest.json")
     index_dir.publish(store, tmp, 1)
     store.close()

@@ -23,6 +23,12 @@ def printable(name: str) -> str:
     return "".join(out)
 
 
+def also_in(group: tuple[Citation, ...]) -> str:
+    """The other outlets (or files) that carry a cited story, once each."""
+    names = dict.fromkeys(s.outlet or s.title or s.doc for c in group for s in c.also_in)
+    return ", ".join(names)
+
+
 def article_line(c: Citation) -> str:
     """One line naming a cited article: title (outlet — date) · file."""
     meta = " — ".join(x for x in (c.outlet, c.date) if x)
@@ -52,6 +58,9 @@ def answer_text(answer: Answer, *, full: bool = False) -> str:
     lines += [answer.answer, ""]
     for group in answer.by_article():
         lines.append(article_line(group[0]))
+        also = also_in(group)
+        if also:
+            lines.append(f"    also in: {also}")
         for c in group:
             if full:
                 lines.append(f"    [{c.n}] " + c.snippet.replace("\n", "\n        "))

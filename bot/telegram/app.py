@@ -315,7 +315,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     key = state.conversations.key(message, update.effective_user.id, context.bot.id)
     history = state.conversations.history(key)
     answer = await asyncio.to_thread(state.service.ask, q, None, history)
-    parts = pack(answer_blocks(answer))
+    parts = pack(answer_blocks(answer, lang))
     buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
                for c in answer.citations]
     markup = InlineKeyboardMarkup([buttons]) if buttons else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 
+from khabar.bot.render import also_in
 from khabar.retrieval.answer.types import Answer, Citation
 from khabar.retrieval.normalize import script
 
@@ -32,6 +33,7 @@ TEXTS: dict[str, dict[str, str]] = {
                "‎/ask‎ استفاده کنید.\nپرسش‌های بعدی گفتگو را ادامه می‌دهند؛ ‎/new‎ گفتگوی تازه‌ای "
                "آغاز می‌کند.\n‎/sources‎ فهرست مقاله‌ها را نشان می‌دهد."),
     },
+    "also_in": {"en": "also in", "ar": "وأيضاً في", "fa": "همچنین در"},
     "new": {
         "en": "New conversation: I will read your next question on its own.",
         "ar": "محادثة جديدة: سأقرأ سؤالك التالي مستقلاً.",
@@ -114,16 +116,19 @@ def article_header(c: Citation) -> str:
     return mark(title) + line + f"\n{LRM}<code>{_e(c.doc)}</code>"
 
 
-def answer_blocks(answer: Answer) -> list[str]:
+def answer_blocks(answer: Answer, lang: str = "en") -> list[str]:
     """Self-contained HTML blocks: the answer, then one block per cited article with its
-    snippets, each under its ``[n]``."""
+    snippets, each under its ``[n]``, and the other outlets carrying the same story."""
     blocks = [mark(answer.answer) + _e(answer.answer)]
     if answer.standalone and answer.standalone != answer.question:  # how a follow-up was read
         blocks[0] = f"{mark(answer.standalone)}<i>↳ {_e(answer.standalone)}</i>\n" + blocks[0]
     for group in answer.by_article():
         quotes = "".join(f"\n{mark(c.snippet)}[{c.n}] <blockquote expandable>"
                          f"{mark(c.snippet)}{_e(c.snippet)}</blockquote>" for c in group)
-        blocks.append(article_header(group[0]) + quotes)
+        also = also_in(group)
+        note = f"\n{mark(also)}<i>{_e(TEXTS['also_in'].get(lang, TEXTS['also_in']['en']))}: "\
+               f"{_e(also)}</i>" if also else ""
+        blocks.append(article_header(group[0]) + note + quotes)
     return blocks
 
 

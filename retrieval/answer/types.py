@@ -10,6 +10,16 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Another article carrying a cited passage's story (the same wire copy elsewhere)."""
+
+    doc: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     """A numbered source shown under an answer; ``snippet == file_text[start:end]``."""
 
@@ -24,6 +34,8 @@ class Citation:
     end: int
     score: float
     passage_id: int = field(default=0, compare=False)
+    # The same story in other articles (outlets republishing one agency's copy).
+    also_in: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +64,7 @@ class Answer:
             d = asdict(c)
             d.pop("passage_id")
             d["score"] = round(d["score"], 4)
+            d["also_in"] = [asdict(source) for source in c.also_in]
             citations.append(d)
         return {
             "question": self.question,

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.store import SCHEMA_VERSION, Store
 from khabar.retrieval.index.vectors import VectorIndex
@@ -136,9 +138,17 @@ class Generation:
     store: Store
     vectors: VectorIndex
 
+    _centroids: dict[str, np.ndarray] | None = None
+
     @property
     def number(self) -> int:
         return self.manifest.generation
+
+    def centroids(self) -> dict[str, np.ndarray]:
+        """The mean passage vector per article language, read once per generation."""
+        if self._centroids is None:
+            self._centroids = self.store.language_centroids(self.manifest.dim)
+        return self._centroids
 
     def close(self) -> None:
         self.store.close()

@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from khabar.retrieval.ingest.corpus import Metadata, parse, parse_date
+from khabar.retrieval.dates import parse_date
+from khabar.retrieval.ingest.corpus import Metadata, parse
 from khabar.retrieval.ingest.decoding import Decoded, UnreadableFileError, read_text
 from khabar.retrieval.types import Document
 

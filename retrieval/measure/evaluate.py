@@ -31,6 +31,9 @@ VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
     "dense": (SearchOptions(mode="dense"), AnswerOptions()),
     "lexical": (SearchOptions(mode="lexical"), AnswerOptions()),
     "hybrid-1sent": (SearchOptions(mode="hybrid"), AnswerOptions(max_sentences=1)),
+    "no-translit": (SearchOptions(mode="hybrid", transliterate=False),
+                    AnswerOptions(transliterate=False)),
+    "no-center": (SearchOptions(mode="hybrid", center_languages=False), AnswerOptions()),
 }
 EVAL_K = 10
 

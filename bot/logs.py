@@ -15,7 +15,9 @@ import sys
 BOT_TOKEN = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,}")
 _REDACTED = "<redacted>"
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn's ``color_message`` repeats the message with terminal colours.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
+                                                          "color_message"}
 _BARE = re.compile(r"^[^\s\"=]+$")
 
 
@@ -58,3 +60,4 @@ def setup(level: str = "WARNING", secrets: tuple[str, ...] = ()) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)

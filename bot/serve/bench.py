@@ -135,7 +135,7 @@ def _start(settings: Settings, workers: int, log: Path) -> tuple[subprocess.Pope
         time.sleep(0.2)
 
 
-def _point(engine: Khabar, port: int, clients: int, per_client: int,
+def _point(engine: Khabar, port: int, clients: int, per_round: int,
            pool: Iterator[str]) -> dict:
     """One load level: both sides in alternating rounds over the same fresh questions."""
     http_ms: list[float] = []
@@ -151,7 +151,7 @@ def _point(engine: Khabar, port: int, clients: int, per_client: int,
         local_ms.extend(_in_process(engine, batches))
 
     for r in range(_ROUNDS):
-        batches = [[next(pool) for _ in range(per_client // _ROUNDS)] for _ in range(clients)]
+        batches = [[next(pool) for _ in range(per_round)] for _ in range(clients)]
         for side in (over_http, in_process) if r % 2 == 0 else (in_process, over_http):
             side(batches)
     return {"clients": clients, "requests": len(http_ms),
@@ -165,7 +165,7 @@ def run(settings: Settings, workers: list[int], clients: list[int], per_point: i
         log: Callable[[str], None]) -> list[dict]:
     engine = Khabar.from_settings(settings)
     engine.ask("warm up")
-    pool = iter(questions(settings.seeds_dir, len(workers) * len(clients) * per_point * 2))
+    pool = iter(questions(settings.seeds_dir, len(workers) * len(clients) * (per_point + 64)))
     rows = []
     with tempfile.TemporaryDirectory(prefix="khabar-serve-bench-") as tmp:
         for w in workers:
@@ -173,8 +173,8 @@ def run(settings: Settings, workers: list[int], clients: list[int], per_point: i
             try:
                 _over_http(port, [["warm up the workers"]] * (2 * w))
                 for c in clients:
-                    row = {"workers": w, **_point(engine, port, c, max(_ROUNDS, per_point // c),
-                                                  pool)}
+                    per_round = -(-per_point // (c * _ROUNDS))  # each client, each round
+                    row = {"workers": w, **_point(engine, port, c, per_round, pool)}
                     log(json.dumps(row))
                     rows.append(row)
             finally:

@@ -194,6 +194,8 @@ def test_metrics_probes_and_a_log_without_questions_or_keys(server):
         ready = http.get("/readyz").json()
         assert ready["documents"] == 5 and ready["passages"] > 5
         text = http.get("/metrics").text
+        schema = http.get("/openapi.json").json()
+    assert {"/v1/ask", "/v1/chat/completions", "/v1/sources/{doc}"} <= set(schema["paths"])
     assert 'khabar_http_requests_total{endpoint="/v1/ask",method="POST",status="200"}' in text
     assert 'khabar_http_request_duration_seconds_bucket{endpoint="/v1/ask",le="0.5"}' in text
     assert 'khabar_answers_total{outcome="found"}' in text
@@ -232,9 +234,11 @@ def test_an_article_indexed_while_serving_is_answered_next(server):
 @pytest.mark.slow
 def test_no_index_is_503_then_rate_limits_per_key(seeds_index, tmp_path):
     """Started before any index exists: 503 in JSON until one is published, with no restart;
-    then each key has its own budget of questions per minute."""
+    then each key has its own budget of questions per minute. Question texts are logged only
+    when asked for."""
     index = tmp_path / "index"
-    env = {"KHABAR_API_KEYS": f"{KEY},{OTHER_KEY}", "KHABAR_SERVE_RATE_LIMIT": "3"}
+    env = {"KHABAR_API_KEYS": f"{KEY},{OTHER_KEY}", "KHABAR_SERVE_RATE_LIMIT": "3",
+           "KHABAR_SERVE_LOG_QUESTIONS": "true"}
     with serve(SEEDS, index, tmp_path, env, ready=False) as running, \
             running.client(KEY) as http, running.client(OTHER_KEY) as other:
         _check_error(http.get("/readyz"), 503)
@@ -249,6 +253,7 @@ def test_no_index_is_503_then_rate_limits_per_key(seeds_index, tmp_path):
         assert error["type"] == "rate_limit_error" and int(limited.headers["retry-after"]) >= 1
         assert other.post("/v1/ask", json={"question": FIRST}).status_code == 200
         assert http.get("/v1/sources").status_code == 200  # only questions are counted
+        assert f'question="{FIRST}"' in running.log_text() and KEY not in running.log_text()
 
 
 # --- fast: the pure parts -----------------------------------------------------------------

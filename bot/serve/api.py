@@ -8,7 +8,7 @@ key when the API wants one).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Annotated
 
@@ -46,14 +46,16 @@ _PAGE_HEADERS = {
 _PAGE = resources.files("khabar.bot.serve").joinpath("static/index.html").read_text("utf-8")
 
 
-def serving(request: Request) -> Serving:
+# The dependencies are coroutines: they do no I/O, and FastAPI would hand a plain function to a
+# worker thread (a hop per request, and the rate limiter is not thread-safe).
+async def serving(request: Request) -> Serving:
     return request.state.serving
 
 
 ServingDep = Annotated[Serving, Depends(serving)]
 
 
-def caller(request: Request,
+async def caller(request: Request,
            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     """Who is calling: an API key's number (never the key), or the client's address when the
     server runs without keys (loopback only)."""
@@ -71,7 +73,7 @@ def caller(request: Request,
     return who
 
 
-def question_quota(request: Request, who: Annotated[str, Depends(caller)]) -> None:
+async def question_quota(request: Request, who: Annotated[str, Depends(caller)]) -> None:
     """Count a question against the caller's limit (KHABAR_SERVE_RATE_LIMIT per minute)."""
     limiter: RateLimiter = request.state.limiter
     wait = limiter.retry_after(who)
@@ -121,15 +123,14 @@ async def models(s: ServingDep) -> ModelList:
 async def chat_completions(body: ChatCompletionRequest,
                            s: ServingDep) -> Response:
     """Answer the conversation's last user message (OpenAI Chat Completions)."""
-    completion_id, created, answer = await s.chat(body)
+    answer = await s.chat(body)
     if not body.stream:
-        return JSONResponse(completion(completion_id, created, answer).model_dump())
-    events = chunks(completion_id, created, answer)
-    return StreamingResponse(_sse(events), media_type="text/event-stream",
+        return JSONResponse(completion(answer).model_dump())
+    return StreamingResponse(_sse(chunks(answer)), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _sse(events: list[ChatCompletionChunk]) -> Iterator[str]:
+async def _sse(events: list[ChatCompletionChunk]) -> AsyncIterator[str]:
     for event in events:
         yield f"data: {event.model_dump_json()}\n\n"
     yield "data: [DONE]\n\n"

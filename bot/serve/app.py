@@ -105,6 +105,7 @@ def run(settings: Settings, workers: int) -> None:
     import uvicorn
 
     check_binding(settings)
+    Khabar.from_settings(settings)  # an unknown embedder fails here, in one line, not per worker
     # Worker processes read their settings from the environment: flags become variables.
     for field in ("seeds_dir", "index_dir", "embedder"):
         os.environ[env_name(field)] = str(getattr(settings, field))

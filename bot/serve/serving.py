@@ -49,8 +49,8 @@ class Serving:
         self.log_questions = log_questions
         self.started = int(time.time())
 
-    async def ask(self, question: str, history: Sequence[str] = (), k: int | None = None,
-                  ) -> Answer:
+    async def ask(self, question: str, history: Sequence[str] = (),
+                  k: int | None = None) -> Answer:
         answer = await asyncio.to_thread(self.engine.ask, question, k, history)
         metrics.answered(answer.found)
         if self.log_questions:
@@ -88,33 +88,37 @@ class Serving:
     def models(self) -> ModelList:
         return ModelList(data=[ModelCard(created=self.started)])
 
-    async def chat(self, request: ChatCompletionRequest) -> tuple[str, int, Answer]:
-        """Answer the last user message with the earlier ones as its history; returns the
-        completion's id and time with the answer."""
+    async def chat(self, request: ChatCompletionRequest) -> Answer:
+        """Answer the last user message with the earlier ones as its history."""
         if request.model != MODEL_ID:
             raise ApiError(404, f"unknown model {request.model!r}; this server serves "
                                 f"{MODEL_ID!r}")
         asked = [m.text() for m in request.messages if m.role == "user"]
         if not asked:
             raise ApiError(400, "messages: no user message to answer")
-        answer = await self.ask(asked[-1], asked[:-1])
-        return f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), answer
+        return await self.ask(asked[-1], asked[:-1])
 
 
-def completion(completion_id: str, created: int, answer: Answer) -> ChatCompletion:
+def _completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def completion(answer: Answer) -> ChatCompletion:
     return ChatCompletion(
-        id=completion_id, created=created,
+        id=_completion_id(), created=int(time.time()),
         choices=[Choice(message=AssistantMessage(content=answer_markdown(answer)))],
         khabar=AnswerOut.model_validate(answer.to_json()),
     )
 
 
-def chunks(completion_id: str, created: int, answer: Answer) -> list[ChatCompletionChunk]:
+def chunks(answer: Answer) -> list[ChatCompletionChunk]:
     """The streamed form: the role, the Markdown answer, then the end with ``khabar``.
 
     The answer is extracted, not generated, so it exists whole before the first event; it is
     sent in the shape streaming clients expect rather than token by token.
     """
+
+    completion_id, created = _completion_id(), int(time.time())
 
     def chunk(delta: Delta, finish: bool = False) -> ChatCompletionChunk:
         return ChatCompletionChunk(

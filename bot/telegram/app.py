@@ -51,6 +51,7 @@ class Access:
     admins: frozenset[str] = frozenset()
     per_minute: int = 0
     _refused: set[int] = field(default_factory=set)
+    _limiter: RateLimiter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._limiter = RateLimiter(self.per_minute)

@@ -256,6 +256,21 @@ def test_no_index_is_503_then_rate_limits_per_key(seeds_index, tmp_path):
         assert f'question="{FIRST}"' in running.log_text() and KEY not in running.log_text()
 
 
+@pytest.mark.slow
+def test_serve_bench_compares_http_with_in_process(seeds_index, tmp_path):
+    from khabar.bot.serve import bench
+
+    result = CliRunner().invoke(bench.main, ["--seeds", str(SEEDS), "--index", str(seeds_index),
+                                             "--workers", "1", "--clients", "1,2",
+                                             "--questions", "16", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output.strip().splitlines()[-1])
+    assert [(r["workers"], r["clients"]) for r in rows] == [(1, 1), (1, 2)]
+    for r in rows:
+        assert r["requests"] >= 16 and 0 < r["http_p50_ms"] <= r["http_p99_ms"]
+        assert 0 < r["inproc_p50_ms"] <= r["inproc_p99_ms"] and r["beyond_engine_p50_ms"] > 0
+
+
 # --- fast: the pure parts -----------------------------------------------------------------
 
 def test_serving_elsewhere_without_keys_is_refused_in_one_line(tmp_path, monkeypatch):

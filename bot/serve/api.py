@@ -55,8 +55,10 @@ async def serving(request: Request) -> Serving:
 ServingDep = Annotated[Serving, Depends(serving)]
 
 
-async def caller(request: Request,
-           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+async def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
     """Who is calling: an API key's number (never the key), or the client's address when the
     server runs without keys (loopback only)."""
     keys: tuple[str, ...] = request.state.keys

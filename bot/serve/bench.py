@@ -36,7 +36,7 @@ from khabar.bot.settings import Settings
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.measure.bench import sentence_pool
 
-_ROUNDS = 4
+_ROUNDS = 12
 
 
 def questions(seeds: Path, count: int, seed: int = 7) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SEEDS
-from serving import serve
+from real_server import serve
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 QUESTION = "ماذا طلب بوتين بشأن العقوبات المفروضة على كوريا الشمالية؟"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import SEED_QUESTIONS, SEEDS
-from serving import Server, serve
+from real_server import Server, serve
 
 from khabar.bot.cli import main
 from khabar.bot.ratelimit import RateLimiter

@@ -282,6 +282,22 @@ def test_serving_elsewhere_without_keys_is_refused_in_one_line(tmp_path, monkeyp
     assert "KHABAR_API_KEYS" in result.output
 
 
+@pytest.mark.parametrize("origins", ["", "https://intranet.example"])
+def test_cors_is_off_unless_origins_are_set(tmp_path, monkeypatch, origins):
+    from fastapi.testclient import TestClient
+
+    from khabar.bot.serve.app import create_app
+    from khabar.bot.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    app = create_app(Settings.load(cors_origins=origins))
+    preflight = TestClient(app).options("/v1/ask", headers={
+        "Origin": "https://intranet.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    allowed = preflight.headers.get("access-control-allow-origin")
+    assert allowed == (origins or None)
+
+
 def test_loopback_addresses():
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "example.org"))

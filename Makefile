@@ -9,7 +9,7 @@ QUIET_STDIN := < /dev/null
 # reinstalled whenever a source file changes.
 SOURCES := pyproject.toml $(shell find bot retrieval embeddings -name '*.py' -o -name '*.html' 2>/dev/null)
 
-.PHONY: chat test test-fast index bot lint install
+.PHONY: chat test test-fast index bot serve lint install
 
 $(VENV)/.installed: $(SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ chat: index
 
 bot: index
 	@$(BIN)/khabar telegram
+
+serve: index
+	@$(BIN)/khabar serve
 
 # Everything, the slow tests included.
 test: install $(VENV)/.st-installed

@@ -1,5 +1,5 @@
-"""``khabar``: index, ask, chat, eval, bench, telegram. Heavy modules load inside commands, so
-``--help`` is fast.
+"""``khabar``: index, ask, chat, eval, bench, telegram, serve. Heavy modules load inside
+commands, so ``--help`` is fast.
 
 Library code raises ``KhabarError`` for what a user can fix; this module alone turns those into
 one-line messages and exit status 1. Any other exception is a bug and keeps its traceback.
@@ -284,6 +284,26 @@ def _check_token(token: str, base_url: str) -> None:
         raise SettingsError(
             f"cannot reach the Telegram Bot API at {base_url} ({logs.redact(str(exc), (token,))}"
             "): check the network or TELEGRAM_API_BASE_URL") from None
+
+
+@main.command()
+@_common
+@click.option("--host", default=None, help="Address to bind [KHABAR_SERVE_HOST, default "
+              "127.0.0.1]; any other than loopback needs KHABAR_API_KEYS.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port [KHABAR_SERVE_PORT, default 8000]")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes, each with its own engine over the same index.")
+def serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+    """Serve the HTTP API (native and OpenAI-compatible) and the web chat at /."""
+    try:
+        from khabar.bot.serve.app import run
+    except ImportError as exc:
+        raise click.ClickException(
+            f"khabar serve needs its extra ({exc.name} is missing): pip install 'khabar[serve]'"
+        ) from None
+    flags = {"serve_host": host, "serve_port": port}
+    run(settings.model_copy(update={k: v for k, v in flags.items() if v is not None}), workers)
 
 
 @main.command()

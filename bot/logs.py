@@ -17,7 +17,9 @@ import traceback
 BOT_TOKEN = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,}")
 _REDACTED = "<redacted>"
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn's ``color_message`` repeats the message with terminal colours.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
+                                                          "color_message"}
 _BARE = re.compile(r"^[^\s\"=]+$")
 
 

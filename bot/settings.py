@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     # Questions per user per minute; 0 disables the limit.
     rate_limit: int = Field(10, ge=0)
 
+    # ``khabar serve``: loopback unless keys are set (checked at start, not here).
+    serve_host: str = "127.0.0.1"
+    serve_port: int = Field(8000, ge=1, le=65535)
+    # Comma-separated bearer keys; empty = no key, allowed only on a loopback address.
+    api_keys: str = ""
+    # Questions per API key (or per client address without keys) per minute; 0 = no limit.
+    serve_rate_limit: int = Field(60, ge=0)
+    serve_max_body_bytes: int = Field(262_144, ge=1024)
+    # Comma-separated origins allowed to call the API from other sites' pages; empty = none.
+    cors_origins: str = ""
+    # Write question texts to the log (off: the access log has paths, status and timings only).
+    serve_log_questions: bool = False
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -69,6 +82,10 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("expected an http:// or https:// URL")
         return value
+
+    def keys(self) -> tuple[str, ...]:
+        """The configured API keys (``KHABAR_API_KEYS``)."""
+        return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -92,5 +109,5 @@ def _describe(error: dict[str, Any]) -> str:
     name = env_name(field) if field in Settings.model_fields else field
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     value = error.get("input")
-    shown = "" if field == "telegram_bot_token" else f"={value!r}"
+    shown = "" if field in ("telegram_bot_token", "api_keys") else f"={value!r}"
     return f"invalid setting {name}{shown}: {message}"

@@ -10,7 +10,7 @@ import asyncio
 import html
 import logging
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from telegram import (
@@ -32,6 +32,7 @@ from telegram.ext import (
     filters,
 )
 
+from khabar.bot.ratelimit import RateLimiter
 from khabar.bot.telegram.format import answer_blocks, pack, passage_html, text, ui_lang
 from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.engine import Khabar
@@ -49,8 +50,11 @@ class Access:
     allowed: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
     per_minute: int = 0
-    _recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _refused: set[int] = field(default_factory=set)
+    _limiter: RateLimiter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._limiter = RateLimiter(self.per_minute)
 
     @staticmethod
     def parse(value: str) -> frozenset[str]:
@@ -79,16 +83,7 @@ class Access:
 
     def retry_after(self, user_id: int, now: float | None = None) -> int:
         """Seconds until this user may ask again (0: now, and the question is counted)."""
-        if self.per_minute <= 0:
-            return 0
-        now = time.monotonic() if now is None else now
-        window = self._recent[user_id]
-        while window and now - window[0] >= 60:
-            window.popleft()
-        if len(window) >= self.per_minute:
-            return max(1, int(60 - (now - window[0])) + 1)
-        window.append(now)
-        return 0
+        return self._limiter.retry_after(user_id, now)
 
 
 ConversationKey = tuple[int, ...]

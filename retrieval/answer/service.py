@@ -23,7 +23,7 @@ from khabar.retrieval.answer.conversation import Turn, read
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.generations import Generation, IndexDir, LiveIndex
-from khabar.retrieval.index.store import DocMeta, StoredPassage
+from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
 from khabar.retrieval.normalize import asks_something, detect_lang, script, tokens
 from khabar.retrieval.search import SearchOptions, SearchResult, search
 from khabar.retrieval.types import Query
@@ -117,6 +117,16 @@ class AnswerService:
         """One passage with its article, or None once a newer index no longer has it."""
         with self.live.use() as generation, self._read_lock:
             return generation.store.passages([passage_id]).get(passage_id)
+
+    def article(self, path: str) -> StoredArticle | None:
+        """One article's stored text (citation offsets index it) with its passages' spans."""
+        with self.live.use() as generation, self._read_lock:
+            return generation.store.article(path)
+
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per indexed article, by path."""
+        with self.live.use() as generation, self._read_lock:
+            return generation.store.passage_counts()
 
     def query(self, text: str) -> Query:
         """The question analysed once for every later stage (the vector is the slow part)."""

@@ -178,6 +178,15 @@ class StoredPassage:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """A document's stored text with its passages' spans, for showing a citation in context."""
+
+    doc: DocMeta
+    text: str
+    passages: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PassageRow:
     """What ranking needs of a candidate passage: no metadata, no article text."""
 
@@ -523,3 +532,27 @@ class Store:
             f" WHERE {_visible('d', self.generation)} ORDER BY path"
         )
         return [DocMeta(*r) for r in rows]
+
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per document path, as this generation sees them."""
+        rows = self.db.execute(
+            "SELECT d.path, count(p.id) FROM documents d LEFT JOIN passages p"
+            f" ON p.doc_id = d.id AND {self._seen} WHERE {_visible('d', self.generation)}"
+            " GROUP BY d.id"
+        )
+        return dict(rows.fetchall())
+
+    def article(self, path: str) -> StoredArticle | None:
+        """One document's metadata, text and passage spans, or None if it is not stored."""
+        row = self.db.execute(
+            "SELECT id, path, title, date, outlet, url, lang, text FROM documents d"
+            f" WHERE path = ? AND {_visible('d', self.generation)}",
+            (path,),
+        ).fetchone()
+        if row is None:
+            return None
+        spans = self.db.execute(
+            f"SELECT start, end FROM passages p WHERE doc_id = ? AND {self._seen} ORDER BY ordinal",
+            (row[0],)
+        )
+        return StoredArticle(DocMeta(*row[1:7]), row[7], tuple(map(tuple, spans)))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from khabar.embeddings.registry import DEFAULT_EMBEDDER
@@ -19,6 +19,9 @@ from khabar.retrieval.errors import SettingsError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
+LLM_PROVIDERS = ("openai", "ollama")
+# Settings whose values are secrets: never echoed in an error, redacted from every log line.
+SECRET_FIELDS = ("telegram_bot_token", "llm_api_key")
 
 
 class Settings(BaseSettings):
@@ -48,6 +51,14 @@ class Settings(BaseSettings):
     # Questions per user per minute; 0 disables the limit.
     rate_limit: int = Field(10, ge=0)
 
+    # Generated answers: "" = extractive only; openai:<model> or ollama:<model>.
+    llm: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = Field("", validation_alias=AliasChoices("KHABAR_LLM_API_KEY",
+                                                               "OPENAI_API_KEY"))
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_max_tokens: int = Field(400, ge=16)
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -62,13 +73,27 @@ class Settings(BaseSettings):
             raise ValueError(f"choose from {', '.join(SEARCH_MODES)}")
         return value
 
-    @field_validator("telegram_api_base_url")
+    @field_validator("llm")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _llm(cls, value: str) -> str:
+        provider, _, model = value.strip().partition(":")
+        if value.strip() and (provider not in LLM_PROVIDERS or not model.strip()):
+            raise ValueError("expected openai:<model> or ollama:<model> (empty = no model)")
+        return value.strip()
+
+    @field_validator("telegram_api_base_url", "llm_base_url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "llm_base_url" and not value:
+            return value  # the provider's default
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("expected an http:// or https:// URL")
         return value
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values set, for ``khabar.bot.logs.setup`` to redact."""
+        return tuple(v.strip() for v in (getattr(self, f) for f in SECRET_FIELDS) if v.strip())
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -92,5 +117,5 @@ def _describe(error: dict[str, Any]) -> str:
     name = env_name(field) if field in Settings.model_fields else field
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     value = error.get("input")
-    shown = "" if field == "telegram_bot_token" else f"={value!r}"
+    shown = "" if field in SECRET_FIELDS else f"={value!r}"
     return f"invalid setting {name}{shown}: {message}"

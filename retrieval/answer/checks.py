@@ -164,6 +164,9 @@ _ARABIC_LETTERS = {
 }
 
 
+_DEMONYM_SUFFIXES = ("ians", "ian", "ans", "an", "ese", "is", "i")
+
+
 def _skeleton(word: str) -> str:
     """A word's consonant classes, doubled letters collapsed."""
     word = word.lower()
@@ -215,9 +218,10 @@ def same_name(name: str, text: str) -> bool:
         return True
     if not name.isascii():
         return False
-    target = _skeleton(name)
-    if len(target) < 2:
-        return False
+    # "Russian", "Korean", "Iranian": a people's name is checked by its country's
+    targets = {_skeleton(name)} | {_skeleton(key[:-len(suffix)])
+                                   for suffix in _DEMONYM_SUFFIXES if key.endswith(suffix)}
+    targets = {t for t in targets if len(t) >= 2}
     for i, word in enumerate(words):
         if word.isascii():
             continue
@@ -225,7 +229,7 @@ def same_name(name: str, text: str) -> bool:
         candidates = [stem, stem[1:] if stem[:1] in "وبلف" else stem]
         if i + 1 < len(words) and not words[i + 1].isascii():
             candidates.append(stem + words[i + 1])
-        if any(_near(_skeleton(c), target) for c in candidates if c):
+        if any(_near(_skeleton(c), t) for c in candidates if c for t in targets):
             return True
     return False
 

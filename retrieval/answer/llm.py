@@ -15,7 +15,6 @@ commands that answer nothing never import them.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -132,7 +131,8 @@ def probe(config: LLMConfig) -> str | None:
     import httpx
 
     if config.provider == "openai":
-        url, headers = config.url + "/models", {"Authorization": f"Bearer {config.api_key}"}
+        url = config.url + "/models"
+        headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     else:
         url, headers = config.url + "/api/tags", {}
     try:
@@ -162,10 +162,12 @@ def probe(config: LLMConfig) -> str | None:
 
 
 def classify(exc: BaseException) -> str:
-    """One line saying why a call to the model failed, from the exception and its causes
-    (LangChain wraps the SDK's errors, which wrap httpx's)."""
-    import httpx
+    """One line saying why a call to the model failed, from the exception and its causes.
 
+    LangChain wraps the SDK's errors, which wrap those of the HTTP client underneath, and the
+    SDKs do not share one HTTP client (openai ships its own fork of httpx): causes are matched
+    by class name, most telling first.
+    """
     chain, seen = [], set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -176,18 +178,13 @@ def classify(exc: BaseException) -> str:
         status = getattr(e, "status_code", None)
         if isinstance(status, int) and status >= 400:
             return f"HTTP {status} from the model server"
-    for e in chain:
-        name = type(e).__name__
-        if isinstance(e, httpx.TimeoutException) or "Timeout" in name:
-            return "the model server timed out"
-        if isinstance(e, httpx.ConnectError | ConnectionError):
-            return "connection to the model server refused"
-        if isinstance(e, httpx.RemoteProtocolError):
-            return "the model server broke off its answer"
-        if isinstance(e, json.JSONDecodeError):
-            return "the model server sent a malformed answer"
-        if "Connection" in name:
-            return "cannot connect to the model server"
+    names = [type(e).__name__ for e in chain]
+    for marker, reason in (("Timeout", "the model server timed out"),
+                           ("RemoteProtocolError", "the model server broke off its answer"),
+                           ("JSONDecodeError", "the model server sent a malformed answer"),
+                           ("Connect", "cannot connect to the model server")):
+        if any(marker in name for name in names):
+            return reason
     return f"the model call failed ({type(exc).__name__})"
 
 

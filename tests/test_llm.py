@@ -12,7 +12,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SEEDS
+from conftest import SEEDS
 from fake_llm import MODEL, FakeLLM, Reply
 from langchain_core.language_models.fake_chat_models import (
     FakeListChatModel,

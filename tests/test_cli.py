@@ -135,7 +135,7 @@ def test_a_bug_keeps_its_traceback_and_a_user_error_does_not(seeds_index, tmp_pa
     code = ("import sys\n"
             "from khabar.bot.cli import main\n"
             "from khabar.retrieval.answer import service\n"
-            "def broken(self, question, k=None, history=()):\n"
+            "def broken(self, question, k=None, history=(), on_text=None):\n"
             "    raise ValueError('a bug in the answer stage')\n"
             "service.AnswerService.ask = broken\n"
             "main(sys.argv[1:])\n")

@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+import warnings
 from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
@@ -54,7 +55,9 @@ class _Pacer:
             try:
                 await self.message.edit_text(body, **kwargs)
             except RetryAfter as exc:
-                wait = exc.retry_after
+                with warnings.catch_warnings():  # PTB 22 warns that this becomes a timedelta
+                    warnings.simplefilter("ignore")
+                    wait = exc.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
                 self.next_at = time.monotonic() + seconds
                 log.info("edit_throttled", extra={"retry_after_s": seconds, "final": final})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +35,19 @@ class Reply:
     cut: bool = False  # the connection drops halfway through the answer
     no_finish: bool = False  # the stream ends cleanly halfway, with no finish reason
     repeat: int = 1  # the text this many times over (a server ignoring max_tokens)
+    echo: bool = False  # answer with passage [1]'s first sentence, cited: plumbing, not quality
+
+
+def _echo(body: dict[str, Any]) -> str:
+    """The first full sentence (six words or more) of passage [1] in the prompt, cited."""
+    prompt = "\n" + body["messages"][-1]["content"]
+    if "\n[1] " not in prompt:
+        return "NO_ANSWER"
+    passage = prompt.split("\n[1] ", 1)[1].split("\n\n[2] ")[0].split("\n\nQuestion:")[0]
+    body_text = passage.split("\n", 1)[1] if "\n" in passage else passage
+    sentences = re.split(r"(?<=[.!?؟])\s+|\n+", body_text)
+    sentence = next((s for s in sentences if len(s.split()) >= 6), body_text.strip())
+    return f"{sentence.strip().rstrip('.!?؟')} [1]."
 
 
 class FakeLLM:
@@ -120,7 +134,7 @@ class FakeLLM:
         await asyncio.sleep(reply.delay)
         if reply.status:
             return await self._error(reply)
-        text = reply.text * reply.repeat
+        text = _echo(body) if reply.echo else reply.text * reply.repeat
         if not body.get("stream"):
             if reply.malformed:
                 return web.Response(text='{"choices": [', content_type="application/json")
@@ -148,7 +162,7 @@ class FakeLLM:
         await asyncio.sleep(reply.delay)
         if reply.status:
             return web.json_response({"error": "scripted failure"}, status=reply.status)
-        text = reply.text * reply.repeat
+        text = _echo(body) if reply.echo else reply.text * reply.repeat
 
         def line(content: str, done: bool) -> dict[str, Any]:
             out: dict[str, Any] = {"model": body["model"], "created_at": "2024-06-19T00:00:00Z",

@@ -3,6 +3,8 @@ draft edits no faster than about once a second, then the checked answer with its
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from conftest import SEEDS
 from fake_llm import MODEL, FakeLLM, Reply
@@ -43,7 +45,7 @@ def test_streamed_answer_is_paced_and_ends_checked(seeds_index, embedder, thrott
     assert next(p for m, p, _ in calls if m == "sendMessage")["text"] == "جارٍ كتابة الإجابة…"
     edits = [(p, t) for m, p, t in calls if m in ("editMessageText", "429")]
     times = [placeholder] + [t for _, t in edits]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(edits) >= 3 and min(gaps) >= EDIT_INTERVAL * 0.95, gaps
     drafts, final = [p for p, _ in edits[:-1]], edits[-1][0]
     assert any(BAD.split(" [")[0] in d["text"] for d in drafts)  # the draft showed it ...
@@ -53,4 +55,4 @@ def test_streamed_answer_is_paced_and_ends_checked(seeds_index, embedder, thrott
     assert final["reply_markup"]["inline_keyboard"][0][0]["text"] == "[1]"
     assert not [m for m, _, _ in calls if m == "sendMessage"][1:]  # one message, edited
     if throttled:
-        assert [m for m, _, _ in calls if m in ("editMessageText", "429")][0] == "429"
+        assert next(m for m, _, _ in calls if m in ("editMessageText", "429")) == "429"

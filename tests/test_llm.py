@@ -34,6 +34,7 @@ from khabar.retrieval.answer.llm import (
 )
 from khabar.retrieval.answer.types import Citation
 from khabar.retrieval.engine import Khabar
+from khabar.retrieval.errors import SettingsError
 
 PUTIN = Citation(1, "a.txt", "بوتين في بيونغ يانغ", "سبوتنيك", "2024-06-19", None,
                  "زار الرئيس الروسي فلاديمير بوتين بيونغ يانغ يوم 19 يونيو والتقى كيم جونغ أون. "
@@ -379,3 +380,34 @@ def test_ask_answers_extractively_when_the_server_is_down_or_slow(fake, seeds_in
     if server == "down":
         assert "is not answering" in run.stderr
 
+
+
+def test_text_answer_says_why_it_is_extractive(seeds_index):
+    env = _env("http://127.0.0.1:9/v1")
+    result = CliRunner().invoke(main, ["ask", "من هو السكرتير الصحفي للرئيس الروسي؟",
+                                       "--index", str(seeds_index)], env=env)
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert "Warning: KHABAR_LLM=openai:fake-model: http://127.0.0.1:9/v1 is not answering" in (
+        result.stderr)
+    assert "(extractive answer: cannot connect to the model server)" in result.stdout
+    assert "بيسكوف" in result.stdout
+
+
+def test_api_key_falls_back_to_openai_and_is_redacted(monkeypatch, tmp_path):
+    from khabar.bot.logs import StructuredFormatter
+    from khabar.bot.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KHABAR_LLM_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-openai-variable")
+    settings = Settings.load()
+    assert settings.llm_api_key == "sk-from-the-openai-variable"
+    record = logging.makeLogRecord({"msg": "llm_call", "levelname": "INFO",
+                                    "header": "Bearer sk-from-the-openai-variable"})
+    line = StructuredFormatter(settings.secrets()).format(record)
+    assert "sk-from" not in line and "header=\"Bearer <redacted>\"" in line
+    monkeypatch.setenv("KHABAR_LLM_API_KEY", "sk-khabar-own")
+    monkeypatch.setenv("KHABAR_LLM_TIMEOUT", "0")
+    with pytest.raises(SettingsError, match="KHABAR_LLM_TIMEOUT='0'"):
+        Settings.load()
+    assert Settings.load(llm_timeout=5).llm_api_key == "sk-khabar-own"

@@ -361,25 +361,25 @@ def test_ask_answers_extractively_when_the_server_is_down_or_slow(fake, seeds_in
     url = "http://127.0.0.1:9/v1" if server == "down" else fake.url + "/v1"
     env = {**_env(url), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     question = "من هو السكرتير الصحفي للرئيس الروسي؟"
-    warm = subprocess.run([sys.executable, "-m", "khabar.bot", "ask", "--json", question,
-                           "--index", str(seeds_index)], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120, env={k: v for k, v in env.items()
-                                                          if not k.startswith("KHABAR_LLM")})
-    started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "khabar.bot", "ask", "--json", question,
-                          "--index", str(seeds_index)], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=120, env=env)
-    took = time.monotonic() - started
-    extractive = json.loads(warm.stdout)
+
+    def ask(environment: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "khabar.bot", "ask", "--json", question,
+                               "--index", str(seeds_index)], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=120, env=environment)
+        return done, time.monotonic() - started
+
+    plain, plain_s = ask({k: v for k, v in env.items() if not k.startswith("KHABAR_LLM")})
+    run, took = ask(env)
+    extractive = json.loads(plain.stdout)
     answer = json.loads(run.stdout)
     assert run.returncode == 0 and "Traceback" not in run.stderr
     assert answer["mode"] == "extractive" and answer["fallback"]
     assert answer["answer"] == extractive["answer"] and answer["found"] is True
-    assert took < 2 + 5 + 8  # timeout + probe + model load and search
+    assert took < plain_s + 2 + 6, (took, plain_s)  # the same command + the timeout + slack
     assert "sk-test-secret-123456" not in run.stdout + run.stderr
     if server == "down":
         assert "is not answering" in run.stderr
-
 
 
 def test_text_answer_says_why_it_is_extractive(seeds_index):

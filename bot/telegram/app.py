@@ -33,7 +33,7 @@ from telegram.ext import (
 )
 
 from khabar.bot.telegram.format import answer_blocks, pack, passage_html, text, ui_lang
-from khabar.bot.telegram.stream import citation_markup, reply_streamed
+from khabar.bot.telegram.stream import reply_streamed
 from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError
@@ -317,19 +317,25 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     if state.service.llm is not None:  # a generated answer: its draft is shown as it comes
         answer, sent = await reply_streamed(
             message, lambda on_text: state.service.ask(q, None, history, on_text=on_text), lang)
-    else:
-        answer = await asyncio.to_thread(state.service.ask, q, None, history)
-        parts = pack(answer_blocks(answer))
-        markup = citation_markup(answer)
-        sent = []
-        for i, part in enumerate(parts):
-            sent.append(await message.reply_text(
-                part, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
-                reply_markup=markup if i == len(parts) - 1 else None,
-            ))
+        state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
+        log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
+                                    "mode": answer.mode, "fallback": answer.fallback,
+                                    "total_ms": round(answer.timings_ms["total"])})
+        return
+    answer = await asyncio.to_thread(state.service.ask, q, None, history)
+    parts = pack(answer_blocks(answer))
+    buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
+               for c in answer.citations]
+    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    sent = []
+    for i, part in enumerate(parts):
+        sent.append(await message.reply_text(
+            part, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
+            reply_markup=markup if i == len(parts) - 1 else None,
+        ))
     state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
     log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
-                                "mode": answer.mode, "total_ms": round(answer.timings_ms["total"])})
+                                "total_ms": round(answer.timings_ms["total"])})
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

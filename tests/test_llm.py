@@ -106,6 +106,7 @@ def test_sentences_and_citations():
     ("Lavrov commented on the treaty [1].", "name Lavrov is not in [1]"),
     ("Putin visited Pyongyang [9].", "cites [9], which was not given"),
     ("Putin visited Pyongyang.", "no citation"),
+    ("[1][2]", "cites without stating anything"),
     ("Officials said 40 ships were waiting outside [1].", "number 40 is not in [1]"),
     ("The Russian president visited Pyongyang [1].", None),  # روسي
     ("بيسكوف قال إن الاتفاقية «تشمل بند الدفاع المشترك» [1].", None),

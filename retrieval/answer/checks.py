@@ -6,7 +6,7 @@ given, a sentence with no source, a number or a name the cited passage does not 
 passages it cites (their title, outlet and date included, since the model saw those too), and
 removed with a reason when it fails:
 
-- it cites nothing, or cites a passage number that was not given;
+- it cites nothing, cites a passage number that was not given, or is citations alone;
 - a number in it (any digits: ASCII, Arabic-Indic, Persian) is not in its cited passages;
 - a name in it (a capitalised Latin-script word) is not in its cited passages, in the same
   script or transliterated into Arabic script (``same_name``);
@@ -260,6 +260,8 @@ def check_sentence(sentence: str, sources: Sequence[str]) -> str | None:
     cited = citations(sentence)
     if not cited:
         return "no citation"
+    if not re.search(r"[^\W_]", _CITE.sub(" ", sentence)):  # "[1][3]": sources, no statement
+        return "cites without stating anything"
     missing = [n for n in cited if not 1 <= n <= len(sources)]
     if missing:
         return f"cites [{missing[0]}], which was not given"

@@ -394,6 +394,9 @@ class LLM:
                                  _ms(started))
             checked = check(reply, [source_text(c) for c in sources])
             removed, fallback = checked.removed, checked.fallback
+            log.info("llm_checked", extra={"model": self.name, "kept": len(checked.kept),
+                                           "removed": len(removed),
+                                           "reasons": "; ".join(r.reason for r in removed)})
             if fallback is None:
                 return Generated(True, checked.text, removed, None, _ms(started))
         log.warning("llm_fallback", extra={"model": self.name, "reason": fallback})

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from khabar.retrieval.answer.checks import check, citations
@@ -75,7 +75,7 @@ class LLMConfig:
 
     spec: str
     base_url: str = ""
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in a log line or an assertion
     timeout: float = 60.0
     max_tokens: int = 400
 

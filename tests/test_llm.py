@@ -377,7 +377,10 @@ def test_ask_answers_extractively_when_the_server_is_down_or_slow(fake, seeds_in
     assert run.returncode == 0 and "Traceback" not in run.stderr
     assert answer["mode"] == "extractive" and answer["fallback"]
     assert answer["answer"] == extractive["answer"] and answer["found"] is True
-    assert took < plain_s + 2 + 6, (took, plain_s)  # the same command + the timeout + slack
+    assert answer["timings_ms"]["llm"] < (2 + 0.5) * 1000  # the model stage keeps its deadline
+    # The whole command: as long as without a model, plus the timeout, plus loading LangChain's
+    # OpenAI client and the probe (seconds on a loaded machine).
+    assert took < plain_s + 2 + 12, (took, plain_s)
     assert "sk-test-secret-123456" not in run.stdout + run.stderr
     if server == "down":
         assert "is not answering" in run.stderr

@@ -50,6 +50,9 @@ _CHARS_PER_TOKEN = 8
 # (Retry-After), within the same overall deadline.
 _BACKOFF_S = 1.0
 _MAX_BACKOFF_S = 5.0
+# The HTTP client's own timeout is longer than the answer's deadline, so that the deadline is
+# what ends a slow answer (one reason, one message) and the abandoned call ends soon after.
+_CLIENT_GRACE_S = 2.0
 # The start-up probe must not hold up a command for long: a slow server is found at the first
 # question anyway, where the full timeout applies.
 _PROBE_TIMEOUT_S = 5.0
@@ -112,12 +115,13 @@ def chat_model(config: LLMConfig) -> BaseChatModel:
 
             # Local servers need no key, but the client refuses to start without one.
             return ChatOpenAI(model=model, base_url=config.url, api_key=config.api_key or "none",
-                              timeout=config.timeout, max_retries=0,
+                              timeout=config.timeout + _CLIENT_GRACE_S, max_retries=0,
                               max_tokens=config.max_tokens, temperature=0)
         from langchain_ollama import ChatOllama
 
         return ChatOllama(model=model, base_url=config.url, num_predict=config.max_tokens,
-                          temperature=0, client_kwargs={"timeout": config.timeout})
+                          temperature=0,
+                          client_kwargs={"timeout": config.timeout + _CLIENT_GRACE_S})
     except ImportError:
         raise LLMSetupError(
             f"KHABAR_LLM={config.spec} needs the LangChain integrations: "

@@ -48,7 +48,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
             settings = Settings.load(seeds_dir=seeds, index_dir=index, embedder=embedder)
             from khabar.bot import logs
 
-            logs.setup(settings.log_level)
+            logs.setup(settings.log_level, settings.secrets())
             return fn(settings, **kw)
 
     return wrapper
@@ -60,6 +60,17 @@ def _engine(settings: Settings, mode: str | None = None) -> Khabar:
 
     return Khabar.from_settings(settings, search_options=SearchOptions(
         mode=mode or settings.search_mode))
+
+
+def _check_llm(engine: Khabar) -> None:
+    """Build the configured chat model and probe its server once, at start-up: a setting to
+    fix stops the command with one line; a server that is down is one warning line, and
+    questions are answered extractively (with the reason) until it is back."""
+    if engine.llm is None:
+        return
+    warning = engine.llm.probe()
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,6 +158,7 @@ def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: s
     from khabar.bot.streams import BadLine, lines
 
     engine = _engine(settings, mode)
+    _check_llm(engine)
     if question != "-":
         answer = engine.ask(question, k)
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json
@@ -189,6 +201,7 @@ def chat(settings: Settings) -> None:
 
     engine = _engine(settings)
     engine.generation()  # fail now, with the fix, if there is no usable index
+    _check_llm(engine)
     chat_mod.run(engine.service, settings.index_dir.parent / "history", out=click.echo)
 
 
@@ -203,9 +216,12 @@ def chat(settings: Settings) -> None:
               type=click.Choice(["context", "alone", "concat"]),
               help="Follow-ups: Khabar's reading of the conversation, the question alone, or "
                    "the last question glued to it (the two naive references).")
+@click.option("--llm", "use_llm", is_flag=True,
+              help="Answer with the model in KHABAR_LLM and add its columns: citation "
+                   "precision, removed-sentence rate, fallback rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str,
-          history: str, as_json: bool) -> None:
+          history: str, use_llm: bool, as_json: bool) -> None:
     """Score retrieval and answers on the question set in SET_DIR (lines of other sets in a
     mixed file, by their "corpus" field, are left out)."""
     from khabar.bot.progress import progress_bar
@@ -215,19 +231,25 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
     files = evaluate.question_files(set_dir, questions)
     qs = [q for f in files for q in evaluate.load_questions(f)
           if q.corpus in (None, set_dir.resolve().name)]
+    if use_llm and not settings.llm:
+        raise click.ClickException("--llm needs a model: set KHABAR_LLM (see .env.example)")
     engine = _engine(settings)
+    if use_llm:
+        _check_llm(engine)
     with progress_bar("Indexing the eval corpus") as update:
         engine = evaluate.cached_engine(engine, set_dir, settings.index_dir.parent / "eval",
-                                        search_options, answer_options, update)
-    rows = evaluate.evaluate(engine.service, qs, history)
+                                        search_options, answer_options, update,
+                                        llm=engine.llm if use_llm else None)
+    rows = evaluate.evaluate(engine.service, qs, history, llm=use_llm)
     if as_json:
         payload = {"set": set_dir.name, "questions": [f.name for f in files],
                    "variant": variant, "history": history, "embedder": settings.embedder,
-                   "metrics": rows}
+                   "llm": settings.llm if use_llm else None, "metrics": rows}
         click.echo(json.dumps(payload, ensure_ascii=False))
     else:
         click.echo(f"{set_dir.name} ({', '.join(f.name for f in files)}), variant {variant}, "
-                   f"embedder {settings.embedder}")
+                   f"embedder {settings.embedder}"
+                   + (f", model {settings.llm}" if use_llm else ""))
         click.echo(evaluate.table(rows))
 
 
@@ -251,10 +273,12 @@ def telegram(settings: Settings) -> None:
         )
     from khabar.bot.telegram.app import build_application, make_state
 
-    logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level, (token,))
+    logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level,
+               settings.secrets())
     engine = _engine(settings)
     state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit)
     engine.generation()
+    _check_llm(engine)
     _check_token(token, settings.telegram_api_base_url)
     app = build_application(token, settings.telegram_api_base_url, state)
     app.run_polling(allowed_updates=["message", "callback_query"])

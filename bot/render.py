@@ -49,13 +49,26 @@ def excerpt(snippet: str) -> str:
     return text[:cut if cut > _EXCERPT_CHARS // 2 else _EXCERPT_CHARS] + "…"
 
 
+def notices(answer: Answer) -> list[str]:
+    """One line each: why a configured model's answer is not shown, and how many generated
+    sentences the claim checks removed (their text and reasons are in the JSON answer)."""
+    lines = []
+    if answer.fallback:
+        lines.append(f"(extractive answer: {answer.fallback})")
+    elif answer.removed:
+        n = len(answer.removed)
+        lines.append(f"({n} generated sentence{'s' if n > 1 else ''} removed: not supported "
+                     "by the cited passages)")
+    return lines
+
+
 def answer_text(answer: Answer, *, full: bool = False) -> str:
     """The answer, then each cited article once with its snippets under it (an excerpt each;
     ``full`` gives whole snippets and the link). A follow-up shows how it was read."""
     lines = []
     if answer.standalone and answer.standalone != answer.question:
         lines.append(f"(read as: {answer.standalone})")
-    lines += [answer.answer, ""]
+    lines += [answer.answer, *notices(answer), ""]
     for group in answer.by_article():
         lines.append(article_line(group[0]))
         also = also_in(group)

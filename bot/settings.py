@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from khabar.embeddings.registry import DEFAULT_EMBEDDER
@@ -19,6 +19,9 @@ from khabar.retrieval.errors import SettingsError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
+LLM_PROVIDERS = ("openai", "ollama")
+# Settings whose values are secrets: never echoed in an error, redacted from every log line.
+SECRET_FIELDS = ("telegram_bot_token", "llm_api_key", "api_keys")
 
 
 class Settings(BaseSettings):
@@ -61,6 +64,14 @@ class Settings(BaseSettings):
     # Write question texts to the log (off: the access log has paths, status and timings only).
     serve_log_questions: bool = False
 
+    # Generated answers: "" = extractive only; openai:<model> or ollama:<model>.
+    llm: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = Field("", validation_alias=AliasChoices("KHABAR_LLM_API_KEY",
+                                                               "OPENAI_API_KEY"))
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_max_tokens: int = Field(400, ge=16)
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -75,9 +86,19 @@ class Settings(BaseSettings):
             raise ValueError(f"choose from {', '.join(SEARCH_MODES)}")
         return value
 
-    @field_validator("telegram_api_base_url")
+    @field_validator("llm")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _llm(cls, value: str) -> str:
+        provider, _, model = value.strip().partition(":")
+        if value.strip() and (provider not in LLM_PROVIDERS or not model.strip()):
+            raise ValueError("expected openai:<model> or ollama:<model> (empty = no model)")
+        return value.strip()
+
+    @field_validator("telegram_api_base_url", "llm_base_url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "llm_base_url" and not value:
+            return value  # the provider's default
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("expected an http:// or https:// URL")
@@ -86,6 +107,11 @@ class Settings(BaseSettings):
     def keys(self) -> tuple[str, ...]:
         """The configured API keys (``KHABAR_API_KEYS``)."""
         return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values set, for ``khabar.bot.logs.setup`` to redact."""
+        values = (getattr(self, f) for f in SECRET_FIELDS if f != "api_keys")
+        return (*(v.strip() for v in values if v.strip()), *self.keys())
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -109,5 +135,5 @@ def _describe(error: dict[str, Any]) -> str:
     name = env_name(field) if field in Settings.model_fields else field
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     value = error.get("input")
-    shown = "" if field in ("telegram_bot_token", "api_keys") else f"={value!r}"
+    shown = "" if field in SECRET_FIELDS else f"={value!r}"
     return f"invalid setting {name}{shown}: {message}"

@@ -26,6 +26,9 @@ class FakeBotAPI:
         self.calls: list[tuple[str, dict[str, Any], float]] = []
         self.updates: list[dict[str, Any]] = []
         self.pushed_at: dict[int, float] = {}
+        # The next this many editMessageText calls are refused with 429 and retry_after 1, as
+        # Telegram does when a bot edits too fast.
+        self.throttle_edits = 0
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._changed = asyncio.Condition()
@@ -102,6 +105,14 @@ class FakeBotAPI:
                                       "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await _params(request)
+        if method == "editMessageText" and self.throttle_edits > 0:
+            self.throttle_edits -= 1
+            async with self._changed:
+                self.calls.append(("429", params, time.monotonic()))
+                self._changed.notify_all()
+            return web.json_response({"ok": False, "error_code": 429,
+                                      "description": "Too Many Requests: retry after 1",
+                                      "parameters": {"retry_after": 1}}, status=429)
         handler = getattr(self, f"_m_{method}", None)
         result = await handler(params) if handler else True
         if isinstance(result, dict) and "message_id" in result:

@@ -34,6 +34,7 @@ from telegram.ext import (
 
 from khabar.bot.ratelimit import RateLimiter
 from khabar.bot.telegram.format import answer_blocks, pack, passage_html, text, ui_lang
+from khabar.bot.telegram.stream import reply_streamed
 from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError, SettingsError
@@ -309,6 +310,14 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     key = state.conversations.key(message, update.effective_user.id, context.bot.id)
     history = state.conversations.history(key)
+    if state.service.llm is not None:  # a generated answer: its draft is shown as it comes
+        answer, sent = await reply_streamed(
+            message, lambda on_text: state.service.ask(q, None, history, on_text=on_text), lang)
+        state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
+        log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
+                                    "mode": answer.mode, "fallback": answer.fallback,
+                                    "total_ms": round(answer.timings_ms["total"])})
+        return
     answer = await asyncio.to_thread(state.service.ask, q, None, history)
     parts = pack(answer_blocks(answer, lang))
     buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 
-from khabar.bot.render import also_in
+from khabar.bot.render import also_in, notices
 from khabar.retrieval.answer.types import Answer, Citation
 from khabar.retrieval.normalize import script
 
@@ -80,6 +80,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "ar": "حدث خطأ أثناء الإجابة. حاول مرة أخرى من فضلك.",
         "fa": "هنگام پاسخ‌دادن خطایی رخ داد. لطفاً دوباره امتحان کنید.",
     },
+    "writing": {
+        "en": "Writing the answer…",
+        "ar": "جارٍ كتابة الإجابة…",
+        "fa": "در حال نوشتن پاسخ…",
+    },
     "gone": {
         "en": "That passage is no longer in the index (the articles were updated).",
         "ar": "هذا المقطع لم يعد في الفهرس (تم تحديث المقالات).",
@@ -119,7 +124,8 @@ def article_header(c: Citation) -> str:
 def answer_blocks(answer: Answer, lang: str = "en") -> list[str]:
     """Self-contained HTML blocks: the answer, then one block per cited article with its
     snippets, each under its ``[n]``, and the other outlets carrying the same story."""
-    blocks = [mark(answer.answer) + _e(answer.answer)]
+    blocks = [mark(answer.answer) + _e(answer.answer)
+              + "".join(f"\n{LRM}<i>{_e(line)}</i>" for line in notices(answer))]
     if answer.standalone and answer.standalone != answer.question:  # how a follow-up was read
         blocks[0] = f"{mark(answer.standalone)}<i>↳ {_e(answer.standalone)}</i>\n" + blocks[0]
     for group in answer.by_article():

@@ -39,6 +39,14 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class Removed:
+    """A generated sentence that failed a claim check, and which check it failed."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What every front end renders."""
 
@@ -49,6 +57,11 @@ class Answer:
     timings_ms: dict[str, float]
     # The question as understood in its conversation: what was searched. Empty = the question.
     standalone: str = ""
+    # "llm" when the answer was generated (and checked), "extractive" otherwise.
+    mode: str = "extractive"
+    removed: tuple[Removed, ...] = ()
+    # Why a configured model's answer is not the one shown (the extractive one is instead).
+    fallback: str | None = None
 
     def by_article(self) -> list[tuple[Citation, ...]]:
         """The citations grouped by article, in order of first citation: front ends show each
@@ -73,4 +86,7 @@ class Answer:
             "answer": self.answer,
             "citations": citations,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+            "removed": [{"text": r.text, "reason": r.reason} for r in self.removed],
+            "fallback": self.fallback,
         }

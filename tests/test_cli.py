@@ -9,7 +9,8 @@ from conftest import ROOT, SEED_QUESTIONS, SEEDS
 from khabar.bot.cli import main
 from khabar.retrieval.normalize import contains
 
-CITATION_KEYS = {"n", "doc", "title", "outlet", "date", "url", "snippet", "start", "end", "score"}
+CITATION_KEYS = {"n", "doc", "title", "outlet", "date", "url", "snippet", "start", "end", "score",
+                 "page"}
 
 
 def _run(args, index, input=None):

@@ -121,10 +121,14 @@ def answer_blocks(answer: Answer) -> list[str]:
     if answer.standalone and answer.standalone != answer.question:  # how a follow-up was read
         blocks[0] = f"{mark(answer.standalone)}<i>↳ {_e(answer.standalone)}</i>\n" + blocks[0]
     for group in answer.by_article():
-        quotes = "".join(f"\n{mark(c.snippet)}[{c.n}] <blockquote expandable>"
+        quotes = "".join(f"\n{mark(c.snippet)}[{c.n}]{_page(c)} <blockquote expandable>"
                          f"{mark(c.snippet)}{_e(c.snippet)}</blockquote>" for c in group)
         blocks.append(article_header(group[0]) + quotes)
     return blocks
+
+
+def _page(c: Citation) -> str:
+    return f" {LRM}p. {c.page}" if c.page else ""
 
 
 def passage_html(title: str | None, doc: str, outlet: str | None, date: str | None,

@@ -24,6 +24,8 @@ class Citation:
     end: int
     score: float
     passage_id: int = field(default=0, compare=False)
+    # The page of a paged document (a PDF) the snippet starts on; None for other documents.
+    page: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRIED = frozenset({429, 500, 502, 503, 504})
 # Servers that do not say what they send, or say "octet-stream": the first bytes decide.
 _UNDECLARED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
-_SNIFF = ((b"%PDF-", "application/pdf"), (b"<!doctype html", "text/html"),
+_SNIFF = ((b"%pdf-", "application/pdf"), (b"<!doctype html", "text/html"),
           (b"<html", "text/html"), (b"<?xml", "application/xml"), (b"<rss", "application/xml"),
           (b"<feed", "application/xml"))
 _MAX_RETRY_AFTER = 30.0
@@ -241,9 +241,10 @@ class Fetcher:
             for address in addresses:
                 kind = address_kind(ipaddress.ip_address(address.split("%")[0]))
                 if kind:
+                    named = url.host if url.host == address else f"{url.host} ({address})"
                     raise UnsafeAddressError(
-                        f"refused: {url.host} is {address}, a {kind} address; Khabar fetches "
-                        "only from public addresses (KHABAR_FETCH_ALLOW_PRIVATE=1 lifts this)")
+                        f"refused: {named} is a {kind} address; Khabar fetches only from "
+                        "public addresses (KHABAR_FETCH_ALLOW_PRIVATE=1 lifts this)")
         return addresses[0]
 
 

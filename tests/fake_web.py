@@ -8,6 +8,7 @@ in flight at once.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ def _handler(web: FakeWeb) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+        def do_GET(self) -> None:
             path = unquote(self.path)
             with web._lock:
                 web.hits[path] += 1
@@ -130,10 +131,8 @@ def _handler(web: FakeWeb) -> type[BaseHTTPRequestHandler]:
             for key, value in (extra or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            try:
+            with contextlib.suppress(OSError):  # the client may hang up at its size cap
                 self.wfile.write(body)
-            except OSError:
-                pass
 
     return Handler
 
@@ -181,9 +180,10 @@ def build_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
         objects.append(f"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 612 792] /Contents "
                        f"{len(objects)} 0 R /Resources << /Font << /F1 1 0 R >> >> >>".encode())
         kids.append(len(objects))
+    widths = " ".join(["500"] * len(chars))
     objects[0] = (f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /FirstChar 33 "
-                  f"/LastChar {0x20 + max(len(chars), 1)} /Widths [{' '.join(['500'] * len(chars))}]"
-                  " /ToUnicode 2 0 R >>").encode()
+                  f"/LastChar {0x20 + max(len(chars), 1)} /Widths [{widths}] /ToUnicode 2 0 R >>"
+                  ).encode()
     objects[1] = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(cmap), cmap)
     objects[2] = (f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] "
                   f"/Count {len(kids)} >>").encode()

@@ -245,13 +245,13 @@ def test_add_links_and_files_each_with_its_outcome(tmp_path, embedder, web):
 
 def test_a_file_sent_twice_or_with_a_taken_name(tmp_path, fake_embedder):
     engine = _engine(tmp_path, fake_embedder)
-    first = "Fire\n\nA fire broke out in the Tabriz bazaar on Sunday night.\n".encode()
-    other = "Fire\n\nFirefighters put out the Tabriz bazaar fire by Monday morning.\n".encode()
+    first = b"Fire\n\nA fire broke out in the Tabriz bazaar on Sunday night.\n"
+    other = b"Fire\n\nFirefighters put out the Tabriz bazaar fire by Monday morning.\n"
     assert engine.intake.add_file("../../etc/fire.txt", first).added[0].path == "telegram/fire.txt"
     assert engine.intake.add_file("fire.txt", first).unchanged[0].path == "telegram/fire.txt"
     assert engine.intake.add_file("fire.txt", other).added[0].path == "telegram/fire-2.txt"
-    hidden = engine.intake.add_file(".\u202efire.txt", "Storm\n\nA storm hit Bushehr port "
-                                    "on Monday and closed it for a day.\n".encode())
+    hidden = engine.intake.add_file(".\u202efire.txt", b"Storm\n\nA storm hit Bushehr port "
+                                    b"on Monday and closed it for a day.\n")
     assert hidden.added[0].path == "telegram/fire-3.txt"
     assert not any(p.name.startswith(".") for p in (engine.seeds / "telegram").iterdir())
     bad = engine.intake.add_file("empty.html", b"<html><body><nav>Home</nav></body></html>")

@@ -187,11 +187,9 @@ def _html(path: str, html: str) -> Document:
     import trafilatura
 
     saved = _SAVED_FROM.match(html)
-    protected = _FORMAT_ENTITY.sub(_entity_stand_in, html)
-    if any(ch in protected for ch in _STAND_INS.values()):
-        protected = html  # the page itself uses the stand-ins: extract it as it is
-    else:
-        protected = protected.translate(_TO_STAND_IN)
+    protected = html  # a page that itself uses the stand-ins is extracted as it is
+    if not any(ch in html for ch in _STAND_INS.values()):
+        protected = _FORMAT_ENTITY.sub(_entity_stand_in, html).translate(_TO_STAND_IN)
     found = trafilatura.bare_extraction(protected, with_metadata=True, include_comments=False,
                                         include_tables=False, url=saved["url"] if saved else None)
     if found is None or not (found.text or "").strip():

@@ -325,7 +325,8 @@ def telegram(settings: Settings) -> None:
 
     logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level, (token,))
     engine = _engine(settings)
-    state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit)
+    state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit,
+                       settings.feed_list(), settings.feed_interval)
     engine.generation()
     _check_token(token, settings.telegram_api_base_url)
     app = build_application(token, settings.telegram_api_base_url, state)

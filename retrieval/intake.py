@@ -205,6 +205,15 @@ class Intake:
         outcomes, index = self._commit([prepared])
         return AddReport.of(outcomes, index)
 
+    @staticmethod
+    def refusal(name: str) -> str | None:
+        """Why a file of this name cannot be added (its type), before it is even read."""
+        try:
+            _safe_name(name)
+        except IntakeError as exc:
+            return str(exc)
+        return None
+
     def _prepare(self, item: str, folder: str) -> _Ready | Outcome:
         try:
             if _URL.match(item.strip()):

@@ -30,7 +30,6 @@ import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -179,13 +178,9 @@ class Intake:
         self.ledger = ledger
         self._index = index
         self.chunker = chunker
-        self.fetch_options = fetch_options
         self.max_file_bytes = max_file_bytes
+        self.fetcher = Fetcher(fetch_options)
         self._batch = threading.Lock()
-
-    @cached_property
-    def fetcher(self) -> Fetcher:
-        return Fetcher(self.fetch_options)
 
     # --- adding --------------------------------------------------------------------------
 

@@ -259,6 +259,20 @@ def test_a_file_sent_twice_or_with_a_taken_name(tmp_path, fake_embedder):
     assert engine.index().ok  # nothing bad was written
 
 
+def test_an_item_saved_while_the_index_is_busy_is_indexed_by_the_next_add(tmp_path,
+                                                                           fake_embedder):
+    engine = _engine(tmp_path, fake_embedder)
+    story = b"Quake\n\nA small earthquake shook Kerman on Monday; nobody was hurt.\n"
+    with engine.index_dir.lock():  # another writer holds the index
+        busy = engine.intake.add_file("quake.txt", story)
+    assert "saved as telegram/quake.txt but not indexed" in busy.failed[0].reason
+    assert "being indexed by" in busy.failed[0].reason
+    again = engine.intake.add_file("quake.txt", story)
+    assert again.unchanged[0].path == "telegram/quake.txt" and again.index.added == 1
+    cited = [c.doc for c in engine.ask("Did anybody get hurt in the Kerman earthquake?").citations]
+    assert "telegram/quake.txt" in cited  # indexed and searchable
+
+
 def test_targeted_index_reads_only_the_named_files(tmp_path, fake_embedder):
     seeds = tmp_path / "seeds"
     write_articles(seeds, SMALL_CORPUS)

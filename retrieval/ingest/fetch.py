@@ -174,9 +174,10 @@ class Fetcher:
         address = self._address(url)
         pinned = url.copy_with(host=address)
         # The connection goes to the checked address; the server still sees its own name
-        # (Host header, and TLS SNI and certificate checks against it).
-        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-        host = f"[{url.host}]" if ":" in url.host else url.host
+        # (Host header, and TLS SNI and certificate checks against it), IDNA-encoded.
+        name = url.raw_host.decode("ascii")
+        extensions = {"sni_hostname": name} if url.scheme == "https" else {}
+        host = f"[{name}]" if ":" in name else name
         host += f":{url.port}" if url.port else ""
         deadline = time.monotonic() + self.options.timeout
         try:

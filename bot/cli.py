@@ -1,4 +1,4 @@
-"""``khabar``: index, ask, chat, eval, bench, telegram, serve. Heavy modules load inside
+"""``khabar``: index, add, feeds, ask, chat, eval, bench, telegram, serve. Heavy modules load inside
 commands, so ``--help`` is fast.
 
 Library code raises ``KhabarError`` for what a user can fix; this module alone turns those into
@@ -21,6 +21,7 @@ from khabar.bot.settings import Settings
 
 if TYPE_CHECKING:
     from khabar.retrieval.engine import Khabar
+    from khabar.retrieval.intake import AddReport
 
 
 @contextmanager
@@ -119,6 +120,78 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool,
         return
     if not report.ok:
         sys.exit(1)
+
+
+@main.command()
+@_common
+@click.argument("items", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"added": [...], "unchanged": [...], "failed": [{"item", "reason"}]}.')
+def add(settings: Settings, items: tuple[str, ...], as_json: bool) -> None:
+    """Add articles and index them at once. Each ITEM is a link (the page or PDF is fetched
+    and kept under --seeds/<site>/) or a file (copied into --seeds/files/). Exit status 1 if
+    any item failed."""
+    engine = _engine(settings)
+    report = engine.intake.add(list(items))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        _show_added(report)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@_common
+@click.option("--once", is_flag=True, help="Poll every feed once, then exit.")
+@click.option("--feed", "feeds_given", multiple=True, metavar="URL",
+              help="A feed to poll (repeatable); replaces KHABAR_FEEDS.")
+@click.option("--json", "as_json", is_flag=True, help="Print each round as one JSON object.")
+def feeds(settings: Settings, once: bool, feeds_given: tuple[str, ...], as_json: bool) -> None:
+    """Follow RSS/Atom feeds: poll each (conditional requests), add the pages of new items and
+    index them; every KHABAR_FEED_INTERVAL seconds until stopped, or once with --once (exit
+    status 1 if a feed or an item failed)."""
+    import time
+
+    from khabar.retrieval.errors import SettingsError
+    from khabar.retrieval.ingest.feeds import feed_urls
+
+    engine = _engine(settings)
+    while True:
+        urls = feed_urls(",".join(feeds_given)) if feeds_given else settings.feed_list()
+        if not urls:
+            raise SettingsError("no feeds to poll: set KHABAR_FEEDS (comma-separated URLs or "
+                                "a file listing them) or pass --feed URL")
+        report = engine.intake.poll(urls)
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        else:
+            for f in report.feeds:
+                detail = f": {f.error}" if f.error else ""
+                click.echo(f"feed {f.feed}: {f.status}" + (f" ({f.new_items})" if f.new_items
+                                                            else "") + detail)
+            _show_added(report.items)
+        if once:
+            if not report.ok:
+                sys.exit(1)
+            return
+        time.sleep(settings.feed_interval)
+
+
+def _show_added(report: AddReport) -> None:
+    from khabar.bot.render import printable
+
+    for a in report.added:
+        meta = " — ".join(x for x in (a.outlet, a.date) if x)
+        docs = f", {a.documents} documents" if a.documents > 1 else ""
+        click.echo(f"added {printable(a.path)}: {printable(a.title or '-')}"
+                   + (f" ({printable(meta)})" if meta else "") + f", {a.passages} passages{docs}")
+    for u in report.unchanged:
+        click.echo(f"unchanged {printable(u.item)}: already in {printable(u.path)}")
+    for f in report.failed:
+        click.echo(f"failed {printable(f.item)}: {f.reason}", err=True)
+    click.echo(f"{len(report.added)} added, {len(report.unchanged)} unchanged, "
+               f"{len(report.failed)} failed")
 
 
 def _check_index(settings: Settings, as_json: bool) -> None:
@@ -276,7 +349,8 @@ def telegram(settings: Settings) -> None:
     logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level,
                settings.secrets())
     engine = _engine(settings)
-    state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit)
+    state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit,
+                       settings.feed_list(), settings.feed_interval)
     engine.generation()
     _check_llm(engine)
     _check_token(token, settings.telegram_api_base_url)

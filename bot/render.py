@@ -75,10 +75,11 @@ def answer_text(answer: Answer, *, full: bool = False) -> str:
         if also:
             lines.append(f"    also in: {also}")
         for c in group:
+            label = f"    [{c.n}] " + (f"p. {c.page} " if c.page else "")
             if full:
-                lines.append(f"    [{c.n}] " + c.snippet.replace("\n", "\n        "))
+                lines.append(label + c.snippet.replace("\n", "\n        "))
             else:
-                lines.append(f"    [{c.n}] {excerpt(c.snippet)}")
+                lines.append(label + excerpt(c.snippet))
         if full and group[0].url:
             lines.append(f"    {group[0].url}")
     return "\n".join(lines).rstrip()

@@ -71,6 +71,16 @@ class Settings(BaseSettings):
                                                                "OPENAI_API_KEY"))
     llm_timeout: float = Field(60.0, gt=0)
     llm_max_tokens: int = Field(400, ge=16)
+    # Feeds to follow: comma-separated URLs, or the path of a file listing one per line.
+    feeds: str = ""
+    # Seconds between two polls of the feeds (khabar feeds, khabar telegram).
+    feed_interval: int = Field(900, ge=1)
+    # Fetching pages and feeds: seconds a fetch may take, the largest body read, and whether
+    # loopback and private addresses may be fetched (off: a link must not reach the server's
+    # own network).
+    fetch_timeout: float = Field(20.0, gt=0)
+    max_page_bytes: int = Field(10_000_000, ge=1)
+    fetch_allow_private: bool = False
 
     @field_validator("log_level")
     @classmethod
@@ -85,6 +95,13 @@ class Settings(BaseSettings):
         if value not in SEARCH_MODES:
             raise ValueError(f"choose from {', '.join(SEARCH_MODES)}")
         return value
+
+    def feed_list(self) -> list[str]:
+        """The feeds ``KHABAR_FEEDS`` names, checked when used (a file it names is read again
+        each time, so the list can change without a restart of ``khabar feeds``)."""
+        from khabar.retrieval.ingest.feeds import feed_urls
+
+        return feed_urls(self.feeds)
 
     @field_validator("llm")
     @classmethod

@@ -24,10 +24,12 @@ from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.index.generations import Generation, IndexDir
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
 from khabar.retrieval.ingest.chunking import Chunker
+from khabar.retrieval.ingest.fetch import FetchOptions
 from khabar.retrieval.search import SearchOptions
 
 if TYPE_CHECKING:
     from khabar.retrieval.answer.llm import LLM, LLMConfig
+    from khabar.retrieval.intake import Intake
 
 
 class EngineSettings(Protocol):
@@ -47,6 +49,9 @@ class EngineSettings(Protocol):
     llm_api_key: str
     llm_timeout: float
     llm_max_tokens: int
+    fetch_timeout: float
+    max_page_bytes: int
+    fetch_allow_private: bool
 
 
 class Khabar:
@@ -58,7 +63,8 @@ class Khabar:
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
                  max_file_bytes: int = 20_000_000, max_question_chars: int = 1000,
-                 llm: LLMConfig | LLM | None = None) -> None:
+                 llm: LLMConfig | LLM | None = None,
+                 fetch_options: FetchOptions | None = None) -> None:
         self.index_dir = IndexDir(Path(index))
         self.seeds = Path(seeds)
         self.embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
@@ -71,6 +77,7 @@ class Khabar:
         # A chat model for generated answers, or its settings (built on first use, so commands
         # that answer nothing never load LangChain's chat models).
         self._llm = llm
+        self.fetch_options = fetch_options or FetchOptions()
 
     @classmethod
     def from_settings(cls, settings: EngineSettings, *,
@@ -87,7 +94,10 @@ class Khabar:
                    chunk_overlap=settings.chunk_overlap,
                    search_options=search_options or SearchOptions(mode=settings.search_mode),
                    answer_options=answer_options, max_file_bytes=settings.max_file_bytes,
-                   max_question_chars=settings.max_question_chars, llm=llm)
+                   max_question_chars=settings.max_question_chars, llm=llm,
+                   fetch_options=FetchOptions(timeout=settings.fetch_timeout,
+                                              max_bytes=settings.max_page_bytes,
+                                              allow_private=settings.fetch_allow_private))
 
     @cached_property
     def llm(self) -> LLM | None:
@@ -114,9 +124,21 @@ class Khabar:
                              max_question_chars=self.max_question_chars,
                              llm=self.llm)
 
-    def index(self, *, rebuild: bool = False, progress: ProgressFn | None = None) -> IndexReport:
-        """Bring the index in line with ``seeds`` (only what changed is embedded)."""
-        return self.indexer.run(self.seeds, rebuild=rebuild, progress=progress)
+    @cached_property
+    def intake(self) -> Intake:
+        """Adds links, files and feed items to ``seeds`` and indexes them at once."""
+        from khabar.retrieval.ingest.ledger import Ledger
+        from khabar.retrieval.intake import Intake
+
+        return Intake(self.seeds, Ledger(self.index_dir.root / "intake.sqlite"),
+                      lambda only: self.index(only=only), self.chunker, self.fetch_options,
+                      self.max_file_bytes)
+
+    def index(self, *, rebuild: bool = False, progress: ProgressFn | None = None,
+              only: Sequence[str] | None = None) -> IndexReport:
+        """Bring the index in line with ``seeds`` (only what changed is embedded); ``only``
+        (paths relative to ``seeds``) looks at those files alone."""
+        return self.indexer.run(self.seeds, rebuild=rebuild, progress=progress, only=only)
 
     def watch(self, on_report: Callable[[IndexReport], None],
               stop: threading.Event | None = None) -> None:

@@ -11,7 +11,7 @@ from khabar.bot.cli import main
 from khabar.retrieval.normalize import contains
 
 CITATION_KEYS = {"n", "doc", "title", "outlet", "date", "url", "snippet", "start", "end", "score",
-                 "also_in"}
+                 "also_in", "page"}
 
 
 def _run(args, index, input=None):

@@ -1,7 +1,9 @@
 """The Telegram front end: handlers that call the shared answer service and format its result.
 
 Embedding and search run in worker threads (``asyncio.to_thread``) and updates are processed
-concurrently, so one slow question never holds up another chat.
+concurrently, so one slow question never holds up another chat. Admins add articles by
+sending a document or a message made only of links; when feeds are set, the JobQueue polls
+them in the background and ``/feeds`` shows how each one fared.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -23,6 +26,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -33,15 +37,28 @@ from telegram.ext import (
 )
 
 from khabar.bot.ratelimit import RateLimiter
-from khabar.bot.telegram.format import answer_blocks, pack, passage_html, text, ui_lang
+from khabar.bot.telegram.format import (
+    added_blocks,
+    answer_blocks,
+    feeds_blocks,
+    pack,
+    passage_html,
+    text,
+    ui_lang,
+)
 from khabar.bot.telegram.stream import reply_streamed
 from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError, SettingsError
+from khabar.retrieval.intake import AddReport, Failed
 
 log = logging.getLogger(__name__)
 SOURCES_PAGE = 10
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Bots may download files of at most 20 MB (getFile refuses larger ones).
+TELEGRAM_FILE_LIMIT = 20 * 1024 * 1024
+_LINK = re.compile(r"https?://\S+", re.IGNORECASE)
+_MAX_LINKS = 20
 
 
 @dataclass
@@ -140,6 +157,9 @@ class BotState:
     access: Access
     conversations: Conversations = field(default_factory=Conversations)
     username: str = ""
+    # Feeds the JobQueue polls every ``feed_interval`` seconds (none: no polling).
+    feeds: list[str] = field(default_factory=list)
+    feed_interval: int = 900
 
     @property
     def service(self) -> AnswerService:
@@ -287,11 +307,113 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Answer a plain text message; in groups only when addressed."""
+    """Answer a plain text message (in groups only when addressed); in a private chat, a
+    message made only of links adds their articles (admins)."""
     question = _question_from(update, context)
     if question is None or not await _gate(update, context):
         return
+    private = update.effective_message.chat.type == ChatType.PRIVATE
+    links = _links_only(question) if private else None
+    if links:
+        await _add_links(update, context, links)
+        return
     await _answer(update, context, question)
+
+
+def _links_only(message: str) -> list[str] | None:
+    words = message.split()
+    if words and len(words) <= _MAX_LINKS and all(_LINK.fullmatch(w) for w in words):
+        return words
+    return None
+
+
+async def _adder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> BotState | None:
+    """The bot state if the sender may add articles; others are told only admins can."""
+    state = _state(context)
+    if state.access.is_admin(update.effective_user):
+        return state
+    await update.effective_message.reply_text(text("add_admin_only", _lang(update)))
+    log.info("add_refused", extra={"user_id": update.effective_user.id})
+    return None
+
+
+async def _add_links(update: Update, context: ContextTypes.DEFAULT_TYPE, links: list[str]) -> None:
+    state = await _adder(update, context)
+    if state is None:
+        return
+    message = update.effective_message
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    report = await asyncio.to_thread(state.engine.intake.add, links)
+    await _reply_added(update, report)
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Add the article in a document sent in a private chat (admins): saved into seeds/,
+    indexed, and the reply says what was added or why not."""
+    message = update.effective_message
+    if message.chat.type != ChatType.PRIVATE or not await _gate(update, context):
+        return
+    state = await _adder(update, context)
+    if state is None:
+        return
+    lang, document = _lang(update), message.document
+    name = document.file_name or "document"
+    refused = state.engine.intake.refusal(name)
+    if refused:
+        await _reply_added(update, AddReport(failed=[Failed(name, refused)]))
+        return
+    limit = min(TELEGRAM_FILE_LIMIT, state.engine.max_file_bytes)
+    if document.file_size and document.file_size > limit:
+        await message.reply_text(text("too_big", lang, name=name, size=document.file_size / 1e6,
+                                      limit=limit / 1e6))
+        return
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    try:
+        received = await context.bot.get_file(document.file_id)
+        data = bytes(await received.download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("download_failed", extra={"file": name, "error": str(exc)})
+        await message.reply_text(text("download_failed", lang, name=name, error=str(exc)))
+        return
+    report = await asyncio.to_thread(state.engine.intake.add_file, name, data)
+    await _reply_added(update, report)
+
+
+async def _reply_added(update: Update, report: AddReport) -> None:
+    log.info("added_from_chat", extra={"user_id": update.effective_user.id,
+                                       "added": len(report.added),
+                                       "unchanged": len(report.unchanged),
+                                       "failed": len(report.failed)})
+    for part in pack(added_blocks(report, _lang(update))):
+        await update.effective_message.reply_text(part, parse_mode=ParseMode.HTML,
+                                                  link_preview_options=_NO_PREVIEW)
+
+
+async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show each followed feed's last poll, new items and error (admins)."""
+    state = await _admin(update, context)
+    if state is None:
+        return
+    if not state.feeds:
+        await update.effective_message.reply_text(text("no_feeds", _lang(update)))
+        return
+    results = await asyncio.to_thread(state.engine.intake.status, state.feeds)
+    for part in pack(feeds_blocks(results)):
+        await update.effective_message.reply_text(part, parse_mode=ParseMode.HTML,
+                                                  link_preview_options=_NO_PREVIEW)
+
+
+async def poll_feeds(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Poll the feeds once (a JobQueue job; APScheduler never runs two at once)."""
+    state: BotState = context.application.bot_data["khabar"]
+    try:
+        report = await asyncio.to_thread(state.engine.intake.poll, state.feeds)
+    except KhabarError as exc:
+        log.warning("feeds_poll_failed", extra={"error": str(exc)})
+        return
+    log.info("feeds_polled", extra={
+        "added": len(report.items.added), "failed": len(report.items.failed),
+        "feed_errors": sum(f.status == "error" for f in report.feeds)})
 
 
 async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
@@ -405,6 +527,7 @@ COMMANDS = [
     ("help", "What I know and how to ask"),
     ("stats", "Index and usage statistics (admins)"),
     ("reindex", "Index new or changed articles (admins)"),
+    ("feeds", "The followed feeds: last poll, new items, errors (admins)"),
 ]
 
 
@@ -421,6 +544,7 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
         Application.builder()
         .token(token)
         .base_url(base_url)
+        .base_file_url(_file_url(base_url))
         .concurrent_updates(32)
         .connection_pool_size(64)
         .post_init(_post_init)
@@ -434,15 +558,28 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
     app.add_handler(CommandHandler("ask", ask_command))
     app.add_handler(CommandHandler("new", new_command))
     app.add_handler(CommandHandler("id", id_command))
+    app.add_handler(CommandHandler("feeds", feeds_command))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
+    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
                                    on_other))
     app.add_error_handler(on_error)
+    if state.feeds:
+        app.job_queue.run_repeating(poll_feeds, interval=state.feed_interval, first=1,
+                                    name="feeds")
     return app
 
 
-def make_state(engine: Khabar, allowed: str, admins: str, per_minute: int) -> BotState:
+def _file_url(base_url: str) -> str:
+    """Where files are downloaded from: ``.../bot`` becomes ``.../file/bot`` (Telegram's and a
+    local Bot API server's layout)."""
+    base = base_url.rstrip("/")
+    return base.removesuffix("/bot") + "/file/bot" if base.endswith("/bot") else base + "/file"
+
+
+def make_state(engine: Khabar, allowed: str, admins: str, per_minute: int,
+               feeds: list[str] | None = None, feed_interval: int = 900) -> BotState:
     """The bot's state; refuses admins given by username, warns of allowed users given so."""
     admin_ids = Access.parse(admins)
     names = sorted(a for a in admin_ids if not a.isdigit())
@@ -457,4 +594,5 @@ def make_state(engine: Khabar, allowed: str, admins: str, per_minute: int) -> Bo
         log.warning("allowed_by_username", extra={
             "advice": "KHABAR_ALLOWED_USERS: numeric ids are safer than usernames, which can "
                       "change hands; users can get theirs with /id"})
-    return BotState(engine, Access(allowed_keys, admin_ids, per_minute))
+    return BotState(engine, Access(allowed_keys, admin_ids, per_minute), feeds=feeds or [],
+                    feed_interval=feed_interval)

@@ -17,7 +17,7 @@ from khabar.retrieval.dates import Mention, mentions
 from khabar.retrieval.index.store import StoredPassage
 from khabar.retrieval.normalize import normalize
 from khabar.retrieval.search import SearchResult, coverage
-from khabar.retrieval.types import Query
+from khabar.retrieval.types import Query, page_at
 
 NOT_FOUND = {
     "ar": "لا تغطي المقالات المفهرسة هذا السؤال. أقرب ما وُجد:",
@@ -137,6 +137,7 @@ def compose(query: Query, result: SearchResult, options: AnswerOptions) -> Compo
             n=len(citations) + 1, doc=p.doc.path, title=p.doc.title, outlet=p.doc.outlet,
             date=p.doc.date, url=p.doc.url, snippet=p.doc_text[start:end], start=start, end=end,
             score=scores[pid], passage_id=pid, also_in=tuple(also),
+            page=page_at(p.doc_text, start),
         ))
     if not found:
         return Composed(False, not_found, tuple(citations))

@@ -36,6 +36,8 @@ class Citation:
     passage_id: int = field(default=0, compare=False)
     # The same story in other articles (outlets republishing one agency's copy).
     also_in: tuple[Source, ...] = ()
+    # The page of a paged document (a PDF) the snippet starts on; None for other documents.
+    page: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -138,8 +138,11 @@ class Indexer:
         self.chunker = chunker
         self.max_file_bytes = max_file_bytes
 
-    def run(self, seeds: Path, *, rebuild: bool = False,
-            progress: ProgressFn | None = None) -> IndexReport:
+    def run(self, seeds: Path, *, rebuild: bool = False, progress: ProgressFn | None = None,
+            only: Sequence[str] | None = None) -> IndexReport:
+        """Bring the index in line with ``seeds``; with ``only`` (paths relative to ``seeds``),
+        look at those files alone: what a new article costs is then its embedding, not a scan
+        of every file. An index that must be built or rebuilt is built from all of ``seeds``."""
         if not seeds.is_dir():
             raise SeedsNotFoundError(
                 f"seeds directory {seeds} does not exist; create it or pass --seeds DIR "
@@ -149,7 +152,8 @@ class Indexer:
         with self.index_dir.lock():
             self.index_dir.collect_garbage()
             try:
-                report = self._run(seeds, rebuild, progress or (lambda done, total: None))
+                report = self._run(seeds, rebuild, progress or (lambda done, total: None),
+                                   only)
             except (OSError, RuntimeError, sqlite3.OperationalError) as exc:
                 reason = _write_failure(exc)
                 if reason is None:
@@ -162,7 +166,8 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _run(self, seeds: Path, rebuild: bool, progress: ProgressFn) -> IndexReport:
+    def _run(self, seeds: Path, rebuild: bool, progress: ProgressFn,
+             only: Sequence[str] | None = None) -> IndexReport:
         report = IndexReport()
         damage = self.index_dir.damage()
         if damage:
@@ -185,7 +190,10 @@ class Indexer:
         else:
             store = Store(self.index_dir.root / manifest.store, number, writer=True)
         try:
-            changed, touched, removed = self._scan(seeds, store.files(), report)
+            if only is not None and manifest is not None:
+                changed, touched, removed = self._scan_only(seeds, only, store, report)
+            else:
+                changed, touched, removed = self._scan(seeds, store.files(), report)
             if not (changed or removed or touched) and manifest is not None:
                 report.documents, report.passages = manifest.documents, manifest.passages
                 report.generation = self.index_dir.current_name()
@@ -278,6 +286,41 @@ class Indexer:
                     continue
             changed.append(_Changed(rel, path, st.st_mtime_ns))
         return changed, touched, sorted(set(known) - present)
+
+    def _scan_only(self, seeds: Path, only: Sequence[str], store: Store, report: IndexReport,
+                   ) -> tuple[list[_Changed], list[FileState], list[str]]:
+        """``_scan`` for the files named in ``only``: a missing one that was indexed is
+        removed; the others are sorted as ``_scan`` sorts them."""
+        known = store.files_at(only)
+        changed: list[_Changed] = []
+        touched: list[FileState] = []
+        removed: list[str] = []
+        for rel in dict.fromkeys(only):
+            path = seeds / rel
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                removed += [rel] if rel in known else []
+                continue
+            except OSError as exc:
+                report.skipped.append(Skipped.of(rel, _os_reason(exc, path.is_symlink())))
+                continue
+            old = known.get(rel)
+            if not stat.S_ISREG(st.st_mode) or not is_article(rel) or is_hidden(path.name):
+                report.skipped.append(Skipped.of(rel, "not an article file"))
+            elif old and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                report.unchanged += 1
+                report.skipped += [Skipped.of(p, why) for p, why in old.problems]
+            elif st.st_size > self.max_file_bytes:
+                report.skipped.append(Skipped.of(rel, f"larger than the {self.max_file_bytes:,}"
+                                                      "-byte limit (KHABAR_MAX_FILE_BYTES)"))
+            elif old and _same_bytes(old, path):
+                report.unchanged += 1
+                report.skipped += [Skipped.of(p, why) for p, why in old.problems]
+                touched.append(replace(old, size=st.st_size, mtime_ns=st.st_mtime_ns))
+            else:
+                changed.append(_Changed(rel, path, st.st_mtime_ns))
+        return changed, touched, removed
 
     def _index_files(self, store: Store, files: list[_Changed], report: IndexReport,
                      progress: ProgressFn) -> None:
@@ -376,6 +419,13 @@ def tune_vectors(vectors: VectorIndex, store: Store, embedder: Embedder, probes:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _same_bytes(state: FileState, path: Path) -> bool:
+    try:
+        return state.sha256 == _sha256(path.read_bytes())
+    except OSError:
+        return False  # read again when indexed, where the error is reported
 
 
 def _content_hash(doc: Document) -> str:

@@ -240,6 +240,18 @@ class Store:
         return {r[0]: FileState(r[0], r[1], r[2], r[3],
                                 tuple(tuple(p) for p in json.loads(r[4]))) for r in rows}
 
+    def files_at(self, paths: Sequence[str]) -> dict[str, FileState]:
+        """``files()`` for the given paths alone (a targeted run reads no other row)."""
+        out: dict[str, FileState] = {}
+        for path in dict.fromkeys(paths):
+            row = self.db.execute(
+                "SELECT path, sha256, size, mtime_ns, problems FROM files"
+                " WHERE path = ? AND gen_to IS NULL", (path,)).fetchone()
+            if row:
+                out[path] = FileState(row[0], row[1], row[2], row[3],
+                                      tuple(tuple(p) for p in json.loads(row[4])))
+        return out
+
     def set_file(self, state: FileState) -> None:
         """Record what a file looked like when indexed, so the next scan can skip it."""
         self._drop_file_state(state.path)

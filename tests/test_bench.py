@@ -19,7 +19,10 @@ def test_tiny_bench_reports_every_figure(tmp_path):
     assert report["cold_start_s"] > 0
     live = report["live"]
     assert live["articles"] == 40 and live["passages"] >= 40
-    assert live["add_one_embedded_texts"] > 0 and live["add_one_ratio"] > 0
+    assert live["add_one_embedded_texts"] > 0 and live["add_one_ratio"] > 0 and live["adds"] == 5
+    follow = report["followups"]
+    assert follow["pairs"] >= 10 and follow["read_as_followups"] >= follow["pairs"] // 2
+    assert follow["followup_ratio"] > 0
     (size,) = report["sizes"]
     assert size["passages"] == 60 and size["vector_index"] == "flat"
     assert size["ask_p50_ms"] > 0 and size["serving_rss_mb"] > 50

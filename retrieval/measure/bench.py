@@ -46,11 +46,13 @@ class BenchReport:
     indexing: dict = field(default_factory=dict)
     cold_start_s: float | None = None
     live: dict = field(default_factory=dict)
+    followups: dict = field(default_factory=dict)
     sizes: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"embedder": self.embedder, "indexing": self.indexing,
-                "cold_start_s": self.cold_start_s, "live": self.live, "sizes": self.sizes}
+                "cold_start_s": self.cold_start_s, "live": self.live,
+                "followups": self.followups, "sizes": self.sizes}
 
 
 def sentence_pool(dirs: list[Path]) -> list[str]:
@@ -188,6 +190,29 @@ def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work
             "add_one_embedded_texts": embedded}
 
 
+def followups(engine: Khabar, questions: list[str]) -> dict:
+    """A follow-up turn against a first question, as a chat asks them: the previous question
+    was just answered (its vector is cached), then "و ..." continues it. Each follow-up is
+    timed beside a new question asked alone (alternating which goes first), both embedded
+    afresh, so the ratio is what reading the conversation costs."""
+    service = engine.service
+    alone, follow, read = [], [], 0
+    pairs = list(zip(questions[0::3], questions[1::3], questions[2::3], strict=False))
+    for i, (first, next_, other) in enumerate(pairs):
+        service.ask(first)
+        asked = [("follow", f"و {next_}", [first]), ("alone", other, [])]
+        for kind, question, history in (asked if i % 2 else asked[::-1]):
+            answer = service.ask(question, history=history)
+            if kind == "follow":
+                follow.append(answer.timings_ms["total"])
+                read += answer.standalone != answer.question
+            else:
+                alone.append(answer.timings_ms["total"])
+    return {"pairs": len(pairs), "read_as_followups": read,
+            "ask_alone_p50_ms": _pct(alone, 50), "ask_followup_p50_ms": _pct(follow, 50),
+            "followup_ratio": round(_pct(follow, 50) / _pct(alone, 50), 2)}
+
+
 def synthetic_vectors(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
     """``n`` unit vectors mixed from real ones: realistic spread, no embedding needed."""
     rng = np.random.default_rng(seed)
@@ -291,6 +316,8 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
     seeds_engine = Khabar(run_dir / "seeds-index", seeds=seeds, embedder=embedder)
     seeds_engine.index()
     report.cold_start_s = cold_start(seeds_engine.index_dir.root, queries[0])
+    log("follow-up questions on the seeds")
+    report.followups = followups(seeds_engine, queries[1:])
     if live_articles:
         log(f"live corpus: {live_articles:,} article files, then one more")
         report.live = live_corpus(embedder, pool, sentences, run_dir, rng, live_articles)
@@ -356,6 +383,12 @@ def table(report: BenchReport) -> str:
             f"live corpus of {lv['articles']:,} files ({lv['passages']:,} passages): unchanged "
             f"check {lv['unchanged_check_s']} s; adding one article {lv['add_one_s']} s vs "
             f"embedding it {lv['embed_one_bare_s']} s = {lv['add_one_ratio']} x")
+    if report.followups:
+        fu = report.followups
+        lines.append(
+            f"follow-ups on the seeds ({fu['read_as_followups']} of {fu['pairs']} read as "
+            f"follow-ups): ask p50 {fu['ask_followup_p50_ms']} ms vs {fu['ask_alone_p50_ms']} "
+            f"ms alone = {fu['followup_ratio']} x")
     lines.append("")
     cols = ["passages", "vector_index", "query_p50_ms", "ask_p50_ms", "ask_p95_ms",
             "ask_p50_ratio", "ask_p95_ratio", "repeat_ask_p50_ms", "embed_p50_ms",

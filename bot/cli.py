@@ -42,13 +42,18 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                   help="Index directory [KHABAR_INDEX_DIR, default .khabar/index]")
     @click.option("--embedder", default=None,
                   help="Embedder spec: e5-small-bundled or st:<model> [KHABAR_EMBEDDER]")
+    @click.option("--backend", default=None, type=click.Choice(["local", "milvus"]),
+                  help="Where the index lives [KHABAR_BACKEND, default local; milvus also "
+                       "reads KHABAR_MILVUS_URI, KHABAR_MILVUS_TOKEN, KHABAR_MILVUS_PREFIX]")
     @functools.wraps(fn)
-    def wrapper(seeds: Path | None, index: Path | None, embedder: str | None, **kw: Any) -> Any:
+    def wrapper(seeds: Path | None, index: Path | None, embedder: str | None,
+                backend: str | None, **kw: Any) -> Any:
         with _user_errors():
-            settings = Settings.load(seeds_dir=seeds, index_dir=index, embedder=embedder)
+            settings = Settings.load(seeds_dir=seeds, index_dir=index, embedder=embedder,
+                                     backend=backend)
             from khabar.bot import logs
 
-            logs.setup(settings.log_level)
+            logs.setup(settings.log_level, settings.secrets())
             return fn(settings, **kw)
 
     return wrapper
@@ -213,7 +218,8 @@ def telegram(settings: Settings) -> None:
         )
     from khabar.bot.telegram.app import build_application, make_state
 
-    logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level, (token,))
+    logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level,
+               settings.secrets())
     engine = _engine(settings)
     engine.generation()
     state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit)
@@ -248,5 +254,6 @@ def bench(settings: Settings, sizes: str, live_articles: int, corpora: tuple[Pat
     engine = _engine(settings)
     report = bench_mod.run(engine.embedder, settings.seeds_dir, list(corpora), counts,
                            settings.index_dir.parent / "bench",
-                           log=lambda m: click.echo(m, err=True), live_articles=live_articles)
+                           log=lambda m: click.echo(m, err=True), live_articles=live_articles,
+                           index=engine.index_dir)
     click.echo(bench_mod.dumps(report) if as_json else bench_mod.table(report))

@@ -7,6 +7,7 @@ user set, the value and what is allowed, never pydantic's field name.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,6 +20,11 @@ from khabar.retrieval.errors import SettingsError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
+BACKENDS = ("local", "milvus")
+MILVUS_INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "DISKANN", "AUTOINDEX")
+# Milvus collection names: letters, digits and underscores, not starting with a digit; the
+# longest name Khabar appends to the prefix is ~20 characters of Milvus's 255.
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 
 
 class Settings(BaseSettings):
@@ -37,6 +43,17 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(20_000_000, ge=1)
     max_question_chars: int = Field(1000, ge=1)
     log_level: str = "WARNING"
+
+    # Where the index lives: ``local`` (index_dir: SQLite + FAISS) or ``milvus``.
+    backend: str = "local"
+    # A path ending in .db is a Milvus Lite file (one process at a time); http://host:19530
+    # is a Milvus server or cluster that any number of processes share.
+    milvus_uri: str = ".khabar/milvus.db"
+    # A secret: never logged (redacted from every line) nor echoed in errors.
+    milvus_token: str = ""
+    # Collections are named <prefix>_..., so several corpora can share one Milvus.
+    milvus_prefix: str = "khabar"
+    milvus_index: str = "FLAT"
 
     telegram_bot_token: str = Field("", validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"))
     telegram_api_base_url: str = Field(
@@ -61,6 +78,41 @@ class Settings(BaseSettings):
         if value not in SEARCH_MODES:
             raise ValueError(f"choose from {', '.join(SEARCH_MODES)}")
         return value
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"choose from {', '.join(BACKENDS)}")
+        return value
+
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_uri(cls, value: str) -> str:
+        scheme = urlparse(value).scheme
+        if scheme in ("http", "https", "tcp") or value.startswith("unix:"):
+            return value
+        if not value.endswith(".db"):
+            raise ValueError("expected a Milvus Lite file ending in .db, or http://host:19530")
+        return value
+
+    @field_validator("milvus_prefix")
+    @classmethod
+    def _milvus_prefix(cls, value: str) -> str:
+        if not _PREFIX.fullmatch(value):
+            raise ValueError("letters, digits and underscores, not starting with a digit")
+        return value
+
+    @field_validator("milvus_index")
+    @classmethod
+    def _milvus_index(cls, value: str) -> str:
+        if value.upper() not in MILVUS_INDEXES:
+            raise ValueError(f"choose from {', '.join(MILVUS_INDEXES)}")
+        return value.upper()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values redacted from every log line."""
+        return tuple(s for s in (self.telegram_bot_token, self.milvus_token) if s)
 
     @field_validator("telegram_api_base_url")
     @classmethod
@@ -92,5 +144,5 @@ def _describe(error: dict[str, Any]) -> str:
     name = env_name(field) if field in Settings.model_fields else field
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     value = error.get("input")
-    shown = "" if field == "telegram_bot_token" else f"={value!r}"
+    shown = "" if field in ("telegram_bot_token", "milvus_token") else f"={value!r}"
     return f"invalid setting {name}{shown}: {message}"

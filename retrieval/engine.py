@@ -21,7 +21,8 @@ from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
 from khabar.retrieval.answer.compose import AnswerOptions
 from khabar.retrieval.answer.service import AnswerService
 from khabar.retrieval.answer.types import Answer
-from khabar.retrieval.index.generations import Generation, IndexDir
+from khabar.retrieval.index.backend import Generation, IndexBackend, open_backend
+from khabar.retrieval.index.generations import IndexDir
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
 from khabar.retrieval.ingest.chunking import Chunker
 from khabar.retrieval.search import SearchOptions
@@ -32,6 +33,11 @@ class EngineSettings(Protocol):
 
     seeds_dir: Path
     index_dir: Path
+    backend: str
+    milvus_uri: str
+    milvus_token: str
+    milvus_prefix: str
+    milvus_index: str
     embedder: str
     top_k: int
     chunk_chars: int
@@ -42,15 +48,16 @@ class EngineSettings(Protocol):
 
 
 class Khabar:
-    """The engine: articles in ``seeds``, an index in ``index``, answers out."""
+    """The engine: articles in ``seeds``, an index in ``index`` (a directory, or any
+    ``IndexBackend`` such as a Milvus deployment), answers out."""
 
-    def __init__(self, index: Path | str, *, seeds: Path | str = "seeds",
+    def __init__(self, index: Path | str | IndexBackend, *, seeds: Path | str = "seeds",
                  embedder: str | Embedder = DEFAULT_EMBEDDER, top_k: int = 5,
                  chunk_chars: int = 600, chunk_overlap: int = 0,
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
                  max_file_bytes: int = 20_000_000, max_question_chars: int = 1000) -> None:
-        self.index_dir = IndexDir(Path(index))
+        self.index_dir = index if isinstance(index, IndexBackend) else IndexDir(Path(index))
         self.seeds = Path(seeds)
         self.embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
         self.chunker = Chunker(chunk_chars, chunk_overlap)
@@ -64,7 +71,7 @@ class Khabar:
     def from_settings(cls, settings: EngineSettings, *,
                       search_options: SearchOptions | None = None,
                       answer_options: AnswerOptions | None = None) -> Khabar:
-        return cls(settings.index_dir, seeds=settings.seeds_dir, embedder=settings.embedder,
+        return cls(open_backend(settings), seeds=settings.seeds_dir, embedder=settings.embedder,
                    top_k=settings.top_k, chunk_chars=settings.chunk_chars,
                    chunk_overlap=settings.chunk_overlap,
                    search_options=search_options or SearchOptions(mode=settings.search_mode),
@@ -101,3 +108,10 @@ class Khabar:
     def generation(self) -> Generation:
         """The live generation; raises with the fix when there is no usable index."""
         return self.service.generation()
+
+    def close(self) -> None:
+        """Close the open generation and the backend's connections (another process may
+        then open a Milvus Lite file, which serves one process at a time)."""
+        if "service" in self.__dict__:
+            self.service.live.close()
+        self.index_dir.close()

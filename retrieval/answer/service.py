@@ -22,7 +22,8 @@ from khabar.retrieval.answer.compose import AnswerOptions, compose
 from khabar.retrieval.answer.conversation import Turn, read
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.errors import KhabarError
-from khabar.retrieval.index.generations import Generation, IndexDir, LiveIndex
+from khabar.retrieval.index.backend import Generation, IndexBackend
+from khabar.retrieval.index.generations import LiveIndex
 from khabar.retrieval.index.store import DocMeta, StoredPassage
 from khabar.retrieval.normalize import detect_lang, script, tokens
 from khabar.retrieval.search import SearchOptions, SearchResult, search
@@ -57,7 +58,7 @@ _CONTEXT_WEIGHT = 0.5
 
 
 class AnswerService:
-    def __init__(self, index_dir: IndexDir, embedder: Embedder, *, k: int = 5,
+    def __init__(self, index_dir: IndexBackend, embedder: Embedder, *, k: int = 5,
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
                  max_question_chars: int = 1000) -> None:

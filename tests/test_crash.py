@@ -155,7 +155,7 @@ def _sealing(index: Path):
 _KILLS = {
     "local": ({"random": RANDOM_KILLS, "placed": PLACED_KILLS, "faiss": FAISS_KILLS},
               "index"),
-    "milvus": ({"random": 8, "sealing": 4}, "index.db"),
+    "milvus": ({"random": 6, "sealing": 3}, "index.db"),
 }
 
 

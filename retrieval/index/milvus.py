@@ -167,14 +167,24 @@ class MilvusIndex(IndexBackend):
     def _control(self) -> str:
         return f"{self.prefix}_control"
 
+    def _load(self, name: str) -> None:
+        """Load a collection unless it is loaded: never reload one that operators loaded with
+        their own number of replicas."""
+        from pymilvus.client.types import LoadState
+
+        if name in self._loaded:
+            return
+        if self.client.get_load_state(name)["state"] != LoadState.Loaded:
+            self.client.load_collection(name)
+        self._loaded.add(name)
+
     def _ensure_control(self) -> bool:
         """Whether the control collection exists (loaded for this process)."""
         if self._control in self._loaded:
             return True
         if not self.client.has_collection(self._control):
             return False
-        self.client.load_collection(self._control)
-        self._loaded.add(self._control)
+        self._load(self._control)
         return True
 
     def _create_control(self) -> None:
@@ -223,10 +233,7 @@ class MilvusIndex(IndexBackend):
         index_type = manifest.vector_index.removeprefix("milvus-")
         tables = Tables(self.client, self.prefix, manifest.store or "", index_type)
         for table in TABLES:
-            name = tables.name(table)
-            if name not in self._loaded:
-                self.client.load_collection(name)
-                self._loaded.add(name)
+            self._load(tables.name(table))
         return tables
 
     def open(self, embedder_spec: str, dim: int | None = None) -> Generation:

@@ -216,10 +216,6 @@ class Tables:
                 params.add_index(field_name=field, index_type="INVERTED")
             create(self.client, name, _schema(self.client, table, dim), params)
 
-    def load(self) -> None:
-        for table in TABLES:
-            self.client.load_collection(self.name(table))
-
     def drop(self) -> None:
         for table in TABLES:
             self.client.drop_collection(self.name(table))

@@ -248,7 +248,7 @@ class MilvusIndex(IndexBackend):
         tables = self._tables(manifest)
         store = MilvusStore(tables, number, manifest.documents, manifest.passages,
                             record["tokens"])
-        vectors = MilvusVectors(tables, number, manifest.passages)
+        vectors = MilvusVectors(store, manifest.passages)
         return Generation(f"gen-{number:06d}", None, manifest, store, vectors)
 
     # --- writing ---------------------------------------------------------------------------

@@ -310,18 +310,43 @@ def bm25(norms: dict[int, str], terms: Sequence[str], df: dict[str, int], rows: 
     return out
 
 
+# What ranking and citing need of a passage: searches return it with their hits, so reading
+# a question's candidates costs no further round trip.
+_ROW = ["doc_id", "start", "end", "norm", "script"]
+_REMEMBERED = 4096
+
+
 class MilvusStore:
-    """A view of a Milvus store as generation ``generation`` sees it (the reader)."""
+    """A view of a Milvus store as generation ``generation`` sees it (the reader).
+
+    A question is ~8 calls to Milvus (the generation check, two searches, the hits' articles
+    and sentences, the vectors of lexical-only candidates); what a generation holds never
+    changes, so passage rows and document frequencies already read are remembered (bounded).
+    """
 
     def __init__(self, tables: Tables, generation: int, documents: int, passages: int,
                  tokens_total: int) -> None:
         self.tables = tables
         self.generation = generation
+        self.seen = visible(generation)
         self._counts = (documents, passages)
         self._tokens = tokens_total
-        self._seen = visible(generation)
-        # A generation's document frequencies never change: remembered per term.
         self._df: dict[str, int | None] = {}
+        self._rows: dict[int, dict] = {}
+
+    def remember(self, hits: Iterable[dict]) -> None:
+        """Keep the rows a search returned (``_ROW`` fields, as ``entity``)."""
+        if len(self._rows) > _REMEMBERED:
+            self._rows.clear()
+        for h in hits:
+            self._rows[int(h["id"])] = h["entity"]
+
+    def _rows_of(self, ids: Sequence[int]) -> dict[int, dict]:
+        missing = [i for i in dict.fromkeys(ids) if i not in self._rows]
+        if missing:
+            self.remember({"id": r["id"], "entity": r} for r in self.tables.query_in(
+                "passages", "id", missing, self.seen, ["id", *_ROW]))
+        return {i: self._rows[i] for i in ids if i in self._rows}
 
     def close(self) -> None:
         """Nothing to release: the connection belongs to the backend."""
@@ -330,7 +355,7 @@ class MilvusStore:
         return self._counts
 
     def documents(self) -> list[DocMeta]:
-        out = [_doc_meta(r) for rows in self.tables.iterate("documents", self._seen,
+        out = [_doc_meta(r) for rows in self.tables.iterate("documents", self.seen,
                                                             ["path", "meta"]) for r in rows]
         return sorted(out, key=lambda d: d.path)
 
@@ -338,7 +363,7 @@ class MilvusStore:
         wanted = [t for t in dict.fromkeys(terms) if t not in self._df]
         if wanted:
             found = {r["term"]: int(r["df"]) for r in self.tables.query_in(
-                "terms", "term", wanted, self._seen, ["term", "df"])}
+                "terms", "term", wanted, self.seen, ["term", "df"])}
             if len(self._df) > 100_000:
                 self._df.clear()
             self._df.update({t: found.get(t) for t in wanted})
@@ -351,8 +376,9 @@ class MilvusStore:
             return []
         hits = self.tables.client.search(
             self.tables.name("passages"), data=[" ".join(terms)], anns_field="sparse",
-            limit=limit * _LEXICAL_WIDEN, filter=self._seen, output_fields=["norm"],
+            limit=limit * _LEXICAL_WIDEN, filter=self.seen, output_fields=_ROW,
             search_params={"metric_type": "BM25"}, consistency_level=CONSISTENCY)[0]
+        self.remember(hits)
         norms = {int(h["id"]): h["entity"]["norm"] for h in hits}
         scores = bm25(norms, terms, self.document_frequencies(terms), self._counts[1],
                       self._tokens)
@@ -360,13 +386,11 @@ class MilvusStore:
         return [(pid, score) for pid, score in ranked[:limit] if score > 0]
 
     def passage_rows(self, ids: Sequence[int]) -> dict[int, PassageRow]:
-        rows = self.tables.query_in("passages", "id", ids, self._seen, ["id", "norm", "script"])
-        return {r["id"]: PassageRow(r["id"], r["norm"], r["script"]) for r in rows}
+        return {i: PassageRow(i, r["norm"], r["script"]) for i, r in self._rows_of(ids).items()}
 
     def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
-        rows = self.tables.query_in("passages", "id", ids, self._seen,
-                                    ["id", "doc_id", "start", "end", "norm", "script"])
-        doc_ids = sorted({r["doc_id"] for r in rows})
+        rows = self._rows_of(ids)
+        doc_ids = sorted({r["doc_id"] for r in rows.values()})
         docs = {r["id"]: _doc_meta(r) for r in self.tables.query_in(
             "documents", "id", doc_ids, "", ["id", "path", "meta"])}
         parts: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -375,10 +399,10 @@ class MilvusStore:
             parts[r["doc_id"]].append((r["part"], r["text"]))
         texts = {d: "".join(t for _, t in sorted(p)) for d, p in parts.items()}
         out = {}
-        for r in rows:
+        for pid, r in rows.items():
             text = texts[r["doc_id"]]
-            out[r["id"]] = StoredPassage(r["id"], docs[r["doc_id"]], r["start"], r["end"],
-                                         text[r["start"]:r["end"]], r["norm"], r["script"], text)
+            out[pid] = StoredPassage(pid, docs[r["doc_id"]], r["start"], r["end"],
+                                     text[r["start"]:r["end"]], r["norm"], r["script"], text)
         return out
 
     def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -395,29 +419,31 @@ class MilvusStore:
 
     def iter_vectors(self, dim: int, batch: int = 4096, *,
                      since: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        expr = f"{self._seen} and gen_from > {int(since)}"
+        expr = f"{self.seen} and gen_from > {int(since)}"
         for rows in self.tables.iterate("passages", expr, ["id", "vector"], batch):
             ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
             yield ids, np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(-1, dim)
 
 
 class MilvusVectors:
-    """Dense search over the passages a generation sees, filtered on their generations."""
+    """Dense search over the passages a generation sees, filtered on their generations; the
+    hits' rows go to the generation's store, which search reads next."""
 
-    def __init__(self, tables: Tables, generation: int, size: int) -> None:
-        self.tables = tables
-        self.kind = f"milvus-{tables.index_type}"
+    def __init__(self, store: MilvusStore, size: int) -> None:
+        self.store = store
+        self.kind = f"milvus-{store.tables.index_type}"
         self.size = size
-        self._seen = visible(generation)
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         if k <= 0 or self.size == 0:
             return []
-        hits = self.tables.client.search(
-            self.tables.name("passages"), data=[np.asarray(query, dtype=np.float32).tolist()],
-            anns_field="vector", limit=k, filter=self._seen,
-            search_params={"metric_type": "IP", "params": self.tables.search_params()},
+        tables = self.store.tables
+        hits = tables.client.search(
+            tables.name("passages"), data=[np.asarray(query, dtype=np.float32).tolist()],
+            anns_field="vector", limit=k, filter=self.store.seen, output_fields=_ROW,
+            search_params={"metric_type": "IP", "params": tables.search_params()},
             consistency_level=CONSISTENCY)[0]
+        self.store.remember(hits)
         return [(int(h["id"]), float(h["distance"])) for h in hits]
 
 

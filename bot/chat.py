@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from khabar.bot.render import answer_text
+from khabar.bot.streams import BadLine, lines
 from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.answer.types import Answer
 
@@ -18,12 +19,17 @@ Follow-up questions ("and where did they meet?") are read in the conversation's 
   /help     this help
   /quit     leave (Ctrl-D works too)"""
 
+CHECKED = "── checked answer ──"
+
 
 class ChatSession:
     """Turns input lines into output text; the I/O loop around it is chosen by ``run``."""
 
-    def __init__(self, service: AnswerService) -> None:
+    def __init__(self, service: AnswerService,
+                 stream: Callable[[str], None] | None = None) -> None:
         self.service = service
+        # Shows a generated answer as it is written; the checked version is the reply.
+        self.stream = stream
         self.last: Answer | None = None
         self.history: list[str] = []
 
@@ -44,11 +50,20 @@ class ChatSession:
             return answer_text(self.last, full=True)
         if not command:
             return ""
+        streamed: list[str] = []
+
+        def show(delta: str) -> None:
+            streamed.append(delta)
+            self.stream(delta)
+
         try:
-            self.last = self.service.ask(line, history=self.history)
+            self.last = self.service.ask(line, history=self.history,
+                                         on_text=show if self.stream else None)
         except QuestionError as exc:
             return f"Cannot ask that: {exc}."
         self.history.append(self.last.question)
+        if streamed:  # the draft stays above; the checked answer below is the one that counts
+            return f"\n{CHECKED}\n{answer_text(self.last)}"
         return answer_text(self.last)
 
 
@@ -57,7 +72,10 @@ def run(service: AnswerService, history: Path, stdin: TextIO | None = None,
     stdin = stdin or sys.stdin  # looked up per call: tests and embedders swap sys.stdin
     session = ChatSession(service)
     if not stdin.isatty():
-        for line in stdin:
+        for line in lines(stdin):
+            if isinstance(line, BadLine):
+                out(f"Cannot read that: {line.reason}.\n")
+                continue
             if not line.strip():
                 continue
             reply = session.handle(line)
@@ -68,6 +86,8 @@ def run(service: AnswerService, history: Path, stdin: TextIO | None = None,
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
+    if service.llm is not None:
+        session.stream = _live(sys.stdout)
     history.parent.mkdir(parents=True, exist_ok=True)
     prompt = PromptSession(history=FileHistory(str(history)))
     out("Khabar — " + HELP.splitlines()[0] + " /help for commands.")
@@ -81,3 +101,14 @@ def run(service: AnswerService, history: Path, stdin: TextIO | None = None,
             return
         if reply:
             out(reply + "\n")
+
+
+
+def _live(stream: TextIO) -> Callable[[str], None]:
+    """Writes a generated answer to the terminal as it comes."""
+
+    def show(delta: str) -> None:
+        stream.write(delta)
+        stream.flush()
+
+    return show

@@ -1,5 +1,5 @@
-"""``khabar``: index, ask, chat, eval, bench, telegram. Heavy modules load inside commands, so
-``--help`` is fast.
+"""``khabar``: index, add, feeds, ask, chat, eval, bench, telegram, serve. Heavy modules load inside
+commands, so ``--help`` is fast.
 
 Library code raises ``KhabarError`` for what a user can fix; this module alone turns those into
 one-line messages and exit status 1. Any other exception is a bug and keeps its traceback.
@@ -21,6 +21,7 @@ from khabar.bot.settings import Settings
 
 if TYPE_CHECKING:
     from khabar.retrieval.engine import Khabar
+    from khabar.retrieval.intake import AddReport
 
 
 @contextmanager
@@ -67,6 +68,17 @@ def _engine(settings: Settings, mode: str | None = None) -> Khabar:
         mode=mode or settings.search_mode))
 
 
+def _check_llm(engine: Khabar) -> None:
+    """Build the configured chat model and probe its server once, at start-up: a setting to
+    fix stops the command with one line; a server that is down is one warning line, and
+    questions are answered extractively (with the reason) until it is back."""
+    if engine.llm is None:
+        return
+    warning = engine.llm.probe()
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Khabar: ask questions about news articles; answers quote and cite them."""
@@ -78,9 +90,16 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--watch", "keep_watching", is_flag=True,
               help="Keep running; reindex within seconds of any change in --seeds.")
-def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool) -> None:
+@click.option("--check", "check_only", is_flag=True,
+              help="Verify the index (store integrity, vectors, counts) and change nothing.")
+def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool,
+          check_only: bool) -> None:
     """Index the articles in --seeds, re-embedding only what changed."""
+    if check_only:
+        _check_index(settings, as_json)
+        return
     from khabar.bot.progress import progress_bar
+    from khabar.bot.render import printable
     from khabar.retrieval.index.indexer import IndexReport
 
     engine = _engine(settings)
@@ -91,8 +110,12 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool)
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False))
             return
-        for s in report.skipped:
-            click.echo(f"skipped {s.path}: {s.reason}", err=True)
+        for damage in report.repaired:
+            click.echo(f"repaired: the index was damaged ({damage}); rebuilt it from the "
+                       "articles", err=True)
+        for label, entries in (("skipped", report.skipped), ("warning", report.warnings)):
+            for s in entries:
+                click.echo(f"{label} {printable(s.path)}: {s.reason}", err=True)
         click.echo(report.summary())
 
     show(report)
@@ -101,6 +124,103 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool)
         engine.watch(show)
         return
     if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@_common
+@click.argument("items", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"added": [...], "unchanged": [...], "failed": [{"item", "reason"}]}.')
+def add(settings: Settings, items: tuple[str, ...], as_json: bool) -> None:
+    """Add articles and index them at once. Each ITEM is a link (the page or PDF is fetched
+    and kept under --seeds/<site>/) or a file (copied into --seeds/files/). Exit status 1 if
+    any item failed."""
+    engine = _engine(settings)
+    report = engine.intake.add(list(items))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        _show_added(report)
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@_common
+@click.option("--once", is_flag=True, help="Poll every feed once, then exit.")
+@click.option("--feed", "feeds_given", multiple=True, metavar="URL",
+              help="A feed to poll (repeatable); replaces KHABAR_FEEDS.")
+@click.option("--json", "as_json", is_flag=True, help="Print each round as one JSON object.")
+def feeds(settings: Settings, once: bool, feeds_given: tuple[str, ...], as_json: bool) -> None:
+    """Follow RSS/Atom feeds: poll each (conditional requests), add the pages of new items and
+    index them; every KHABAR_FEED_INTERVAL seconds until stopped, or once with --once (exit
+    status 1 if a feed or an item failed)."""
+    import time
+
+    from khabar.retrieval.errors import SettingsError
+    from khabar.retrieval.ingest.feeds import feed_urls
+
+    engine = _engine(settings)
+    while True:
+        urls = feed_urls(",".join(feeds_given)) if feeds_given else settings.feed_list()
+        if not urls:
+            raise SettingsError("no feeds to poll: set KHABAR_FEEDS (comma-separated URLs or "
+                                "a file listing them) or pass --feed URL")
+        report = engine.intake.poll(urls)
+        if as_json:
+            click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        else:
+            for f in report.feeds:
+                detail = f": {f.error}" if f.error else ""
+                click.echo(f"feed {f.feed}: {f.status}" + (f" ({f.new_items})" if f.new_items
+                                                            else "") + detail)
+            _show_added(report.items)
+        if once:
+            if not report.ok:
+                sys.exit(1)
+            return
+        time.sleep(settings.feed_interval)
+
+
+def _show_added(report: AddReport) -> None:
+    from khabar.bot.render import printable
+
+    for a in report.added:
+        meta = " — ".join(x for x in (a.outlet, a.date) if x)
+        docs = f", {a.documents} documents" if a.documents > 1 else ""
+        click.echo(f"added {printable(a.path)}: {printable(a.title or '-')}"
+                   + (f" ({printable(meta)})" if meta else "") + f", {a.passages} passages{docs}")
+    for u in report.unchanged:
+        click.echo(f"unchanged {printable(u.item)}: already in {printable(u.path)}")
+    for f in report.failed:
+        click.echo(f"failed {printable(f.item)}: {f.reason}", err=True)
+    click.echo(f"{len(report.added)} added, {len(report.unchanged)} unchanged, "
+               f"{len(report.failed)} failed")
+
+
+def _check_index(settings: Settings, as_json: bool) -> None:
+    """``khabar index --check``: exit 0 and say what is there, or exit 1 with the damage."""
+    from khabar.retrieval.index.backend import open_backend
+
+    index_dir = open_backend(settings)
+    damage = index_dir.damage(deep=True)
+    manifest = None if damage else index_dir.manifest()
+    if as_json:
+        click.echo(json.dumps({"ok": damage is None and manifest is not None, "damage": damage,
+                               "generation": index_dir.current_name(),
+                               "documents": manifest and manifest.documents,
+                               "passages": manifest and manifest.passages}))
+    elif damage:
+        click.echo(f"damaged: {damage}; run `khabar index` to repair it", err=True)
+    elif manifest is None:
+        click.echo(f"no index at {index_dir.describe()}; build it with `khabar index`",
+                   err=True)
+    else:
+        click.echo(f"index OK: {index_dir.current_name()}, {manifest.documents} documents, "
+                   f"{manifest.passages} passages, embedder {manifest.embedder}")
+    index_dir.close()
+    if damage or manifest is None:
         sys.exit(1)
 
 
@@ -115,16 +235,20 @@ def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: s
     """Answer QUESTION. With '-', answer each line of stdin with one JSON object: a line is a
     question, or {"question": ..., "history": [earlier questions, oldest first]}."""
     from khabar.bot.render import answer_text
+    from khabar.bot.streams import BadLine, lines
 
     engine = _engine(settings, mode)
+    _check_llm(engine)
     if question != "-":
         answer = engine.ask(question, k)
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False) if as_json
                    else answer_text(answer, full=True))
         return
     engine.generation()  # fail now, with the fix, if there is no usable index
-    for line in sys.stdin:
-        if line.strip():
+    for line in lines(sys.stdin):
+        if isinstance(line, BadLine):
+            click.echo(json.dumps({"question": None, "error": line.reason}))
+        elif line.strip():
             click.echo(json.dumps(_answer_line(engine, line, k), ensure_ascii=False))
 
 
@@ -157,6 +281,7 @@ def chat(settings: Settings) -> None:
 
     engine = _engine(settings)
     engine.generation()  # fail now, with the fix, if there is no usable index
+    _check_llm(engine)
     chat_mod.run(engine.service, settings.index_dir.parent / "history", out=click.echo)
 
 
@@ -165,14 +290,18 @@ def chat(settings: Settings) -> None:
 @click.argument("set_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--questions", default=None, help="Question file (in SET_DIR or a path).")
 @click.option("--variant", default="hybrid", show_default=True,
-              help="Retrieval/answer variant: hybrid, dense, lexical, hybrid-1sent.")
+              help="Retrieval/answer variant: hybrid, dense, lexical, hybrid-1sent, "
+                   "no-translit, no-center.")
 @click.option("--history", "history", default="context", show_default=True,
               type=click.Choice(["context", "alone", "concat"]),
               help="Follow-ups: Khabar's reading of the conversation, the question alone, or "
                    "the last question glued to it (the two naive references).")
+@click.option("--llm", "use_llm", is_flag=True,
+              help="Answer with the model in KHABAR_LLM and add its columns: citation "
+                   "precision, removed-sentence rate, fallback rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str,
-          history: str, as_json: bool) -> None:
+          history: str, use_llm: bool, as_json: bool) -> None:
     """Score retrieval and answers on the question set in SET_DIR (lines of other sets in a
     mixed file, by their "corpus" field, are left out)."""
     from khabar.bot.progress import progress_bar
@@ -182,19 +311,25 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
     files = evaluate.question_files(set_dir, questions)
     qs = [q for f in files for q in evaluate.load_questions(f)
           if q.corpus in (None, set_dir.resolve().name)]
+    if use_llm and not settings.llm:
+        raise click.ClickException("--llm needs a model: set KHABAR_LLM (see .env.example)")
     engine = _engine(settings)
+    if use_llm:
+        _check_llm(engine)
     with progress_bar("Indexing the eval corpus") as update:
         engine = evaluate.cached_engine(engine, set_dir, settings.index_dir.parent / "eval",
-                                        search_options, answer_options, update)
-    rows = evaluate.evaluate(engine.service, qs, history)
+                                        search_options, answer_options, update,
+                                        llm=engine.llm if use_llm else None)
+    rows = evaluate.evaluate(engine.service, qs, history, llm=use_llm)
     if as_json:
         payload = {"set": set_dir.name, "questions": [f.name for f in files],
                    "variant": variant, "history": history, "embedder": settings.embedder,
-                   "metrics": rows}
+                   "llm": settings.llm if use_llm else None, "metrics": rows}
         click.echo(json.dumps(payload, ensure_ascii=False))
     else:
         click.echo(f"{set_dir.name} ({', '.join(f.name for f in files)}), variant {variant}, "
-                   f"embedder {settings.embedder}")
+                   f"embedder {settings.embedder}"
+                   + (f", model {settings.llm}" if use_llm else ""))
         click.echo(evaluate.table(rows))
 
 
@@ -221,10 +356,59 @@ def telegram(settings: Settings) -> None:
     logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level,
                settings.secrets())
     engine = _engine(settings)
+    state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit,
+                       settings.feed_list(), settings.feed_interval)
     engine.generation()
-    state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit)
+    _check_llm(engine)
+    _check_token(token, settings.telegram_api_base_url)
     app = build_application(token, settings.telegram_api_base_url, state)
     app.run_polling(allowed_updates=["message", "callback_query"])
+
+
+def _check_token(token: str, base_url: str) -> None:
+    """Ask Telegram who the bot is before starting: a refused token or an unreachable API is
+    one line here, not a retry loop's traceback (which quotes the token)."""
+    import asyncio
+
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError
+
+    from khabar.bot import logs
+    from khabar.retrieval.errors import SettingsError
+
+    async def get_me() -> None:
+        async with Bot(token, base_url=base_url):
+            pass  # entering the context calls getMe
+
+    try:
+        asyncio.run(get_me())
+    except InvalidToken:
+        raise SettingsError("Telegram rejected the token (401 Unauthorized): create a new one "
+                            "with @BotFather and set TELEGRAM_BOT_TOKEN") from None
+    except NetworkError as exc:
+        raise SettingsError(
+            f"cannot reach the Telegram Bot API at {base_url} ({logs.redact(str(exc), (token,))}"
+            "): check the network or TELEGRAM_API_BASE_URL") from None
+
+
+@main.command()
+@_common
+@click.option("--host", default=None, help="Address to bind [KHABAR_SERVE_HOST, default "
+              "127.0.0.1]; any other than loopback needs KHABAR_API_KEYS.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port [KHABAR_SERVE_PORT, default 8000]")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes, each with its own engine over the same index.")
+def serve(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+    """Serve the HTTP API (native and OpenAI-compatible) and the web chat at /."""
+    try:
+        from khabar.bot.serve.app import run
+    except ImportError as exc:
+        raise click.ClickException(
+            f"khabar serve needs its extra ({exc.name} is missing): pip install 'khabar[serve]'"
+        ) from None
+    flags = {"serve_host": host, "serve_port": port}
+    run(settings.model_copy(update={k: v for k, v in flags.items() if v is not None}), workers)
 
 
 @main.command()

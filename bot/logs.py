@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
+import traceback
 
 # A Telegram bot token, "<bot id>:<secret>"; it also appears inside the request URLs httpx logs.
 BOT_TOKEN = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,}")
 _REDACTED = "<redacted>"
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn's ``color_message`` repeats the message with terminal colours.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
+                                                          "color_message"}
 _BARE = re.compile(r"^[^\s\"=]+$")
 
 
@@ -52,9 +56,25 @@ class StructuredFormatter(logging.Formatter):
 
 
 def setup(level: str = "WARNING", secrets: tuple[str, ...] = ()) -> None:
+    """Structured logs on stderr, and tracebacks that never print a secret.
+
+    Libraries put secrets into their own exception messages (python-telegram-bot's
+    ``InvalidToken`` quotes the token), so an uncaught exception's traceback is redacted too,
+    in the main thread and in every other.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(StructuredFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "faiss"):  # request lines; which CPU build of FAISS loaded
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    kept = tuple(s for s in secrets if s)
+
+    def excepthook(kind: type[BaseException], value: BaseException, tb: object) -> None:
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(redact(text, kept))
+
+    sys.excepthook = excepthook
+    threading.excepthook = lambda args: excepthook(args.exc_type, args.exc_value,
+                                                   args.exc_traceback)

@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from khabar.retrieval.answer.types import Answer, Citation
+
+# Direction controls: in a file name they can make a report line read as something it is not.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(name: str) -> str:
+    """``name`` for a terminal line: control, line-breaking, bidi-override and undecodable
+    characters escaped (``\\n``, ``\\u202e``), so a file name cannot forge report lines."""
+    out = []
+    for ch in name:
+        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Zl", "Zp", "Cs"):
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                       if ch != "\\" else ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def also_in(group: tuple[Citation, ...]) -> str:
+    """The other outlets (or files) that carry a cited story, once each."""
+    names = dict.fromkeys(s.outlet or s.title or s.doc for c in group for s in c.also_in)
+    return ", ".join(names)
 
 
 def article_line(c: Citation) -> str:
@@ -25,20 +49,37 @@ def excerpt(snippet: str) -> str:
     return text[:cut if cut > _EXCERPT_CHARS // 2 else _EXCERPT_CHARS] + "…"
 
 
+def notices(answer: Answer) -> list[str]:
+    """One line each: why a configured model's answer is not shown, and how many generated
+    sentences the claim checks removed (their text and reasons are in the JSON answer)."""
+    lines = []
+    if answer.fallback:
+        lines.append(f"(extractive answer: {answer.fallback})")
+    elif answer.removed:
+        n = len(answer.removed)
+        lines.append(f"({n} generated sentence{'s' if n > 1 else ''} removed: not supported "
+                     "by the cited passages)")
+    return lines
+
+
 def answer_text(answer: Answer, *, full: bool = False) -> str:
     """The answer, then each cited article once with its snippets under it (an excerpt each;
     ``full`` gives whole snippets and the link). A follow-up shows how it was read."""
     lines = []
     if answer.standalone and answer.standalone != answer.question:
         lines.append(f"(read as: {answer.standalone})")
-    lines += [answer.answer, ""]
+    lines += [answer.answer, *notices(answer), ""]
     for group in answer.by_article():
         lines.append(article_line(group[0]))
+        also = also_in(group)
+        if also:
+            lines.append(f"    also in: {also}")
         for c in group:
+            label = f"    [{c.n}] " + (f"p. {c.page} " if c.page else "")
             if full:
-                lines.append(f"    [{c.n}] " + c.snippet.replace("\n", "\n        "))
+                lines.append(label + c.snippet.replace("\n", "\n        "))
             else:
-                lines.append(f"    [{c.n}] {excerpt(c.snippet)}")
+                lines.append(label + excerpt(c.snippet))
         if full and group[0].url:
             lines.append(f"    {group[0].url}")
     return "\n".join(lines).rstrip()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from khabar.embeddings.registry import DEFAULT_EMBEDDER
@@ -25,6 +25,9 @@ MILVUS_INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "DISKANN", "A
 # Milvus collection names: letters, digits and underscores, not starting with a digit; the
 # longest name Khabar appends to the prefix is ~20 characters of Milvus's 255.
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
+LLM_PROVIDERS = ("openai", "ollama")
+# Settings whose values are secrets: never echoed in an error, redacted from every log line.
+SECRET_FIELDS = ("telegram_bot_token", "llm_api_key", "milvus_token", "api_keys")
 
 
 class Settings(BaseSettings):
@@ -64,6 +67,37 @@ class Settings(BaseSettings):
     admins: str = ""
     # Questions per user per minute; 0 disables the limit.
     rate_limit: int = Field(10, ge=0)
+
+    # ``khabar serve``: loopback unless keys are set (checked at start, not here).
+    serve_host: str = "127.0.0.1"
+    serve_port: int = Field(8000, ge=1, le=65535)
+    # Comma-separated bearer keys; empty = no key, allowed only on a loopback address.
+    api_keys: str = ""
+    # Questions per API key (or per client address without keys) per minute; 0 = no limit.
+    serve_rate_limit: int = Field(60, ge=0)
+    serve_max_body_bytes: int = Field(262_144, ge=1024)
+    # Comma-separated origins allowed to call the API from other sites' pages; empty = none.
+    cors_origins: str = ""
+    # Write question texts to the log (off: the access log has paths, status and timings only).
+    serve_log_questions: bool = False
+
+    # Generated answers: "" = extractive only; openai:<model> or ollama:<model>.
+    llm: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = Field("", validation_alias=AliasChoices("KHABAR_LLM_API_KEY",
+                                                               "OPENAI_API_KEY"))
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_max_tokens: int = Field(400, ge=16)
+    # Feeds to follow: comma-separated URLs, or the path of a file listing one per line.
+    feeds: str = ""
+    # Seconds between two polls of the feeds (khabar feeds, khabar telegram).
+    feed_interval: int = Field(900, ge=1)
+    # Fetching pages and feeds: seconds a fetch may take, the largest body read, and whether
+    # loopback and private addresses may be fetched (off: a link must not reach the server's
+    # own network).
+    fetch_timeout: float = Field(20.0, gt=0)
+    max_page_bytes: int = Field(10_000_000, ge=1)
+    fetch_allow_private: bool = False
 
     @field_validator("log_level")
     @classmethod
@@ -110,17 +144,39 @@ class Settings(BaseSettings):
             raise ValueError(f"choose from {', '.join(MILVUS_INDEXES)}")
         return value.upper()
 
-    def secrets(self) -> tuple[str, ...]:
-        """Values redacted from every log line."""
-        return tuple(s for s in (self.telegram_bot_token, self.milvus_token) if s)
+    def feed_list(self) -> list[str]:
+        """The feeds ``KHABAR_FEEDS`` names, checked when used (a file it names is read again
+        each time, so the list can change without a restart of ``khabar feeds``)."""
+        from khabar.retrieval.ingest.feeds import feed_urls
 
-    @field_validator("telegram_api_base_url")
+        return feed_urls(self.feeds)
+
+    @field_validator("llm")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _llm(cls, value: str) -> str:
+        provider, _, model = value.strip().partition(":")
+        if value.strip() and (provider not in LLM_PROVIDERS or not model.strip()):
+            raise ValueError("expected openai:<model> or ollama:<model> (empty = no model)")
+        return value.strip()
+
+    @field_validator("telegram_api_base_url", "llm_base_url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "llm_base_url" and not value:
+            return value  # the provider's default
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("expected an http:// or https:// URL")
         return value
+
+    def keys(self) -> tuple[str, ...]:
+        """The configured API keys (``KHABAR_API_KEYS``)."""
+        return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values set, for ``khabar.bot.logs.setup`` to redact."""
+        values = (getattr(self, f) for f in SECRET_FIELDS if f != "api_keys")
+        return (*(v.strip() for v in values if v.strip()), *self.keys())
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -144,5 +200,5 @@ def _describe(error: dict[str, Any]) -> str:
     name = env_name(field) if field in Settings.model_fields else field
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     value = error.get("input")
-    shown = "" if field in ("telegram_bot_token", "milvus_token") else f"={value!r}"
+    shown = "" if field in SECRET_FIELDS else f"={value!r}"
     return f"invalid setting {name}{shown}: {message}"

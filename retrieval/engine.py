@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from khabar.embeddings.base import Embedder
 from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
@@ -25,7 +25,12 @@ from khabar.retrieval.index.backend import Generation, IndexBackend, open_backen
 from khabar.retrieval.index.generations import IndexDir
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
 from khabar.retrieval.ingest.chunking import Chunker
+from khabar.retrieval.ingest.fetch import FetchOptions
 from khabar.retrieval.search import SearchOptions
+
+if TYPE_CHECKING:
+    from khabar.retrieval.answer.llm import LLM, LLMConfig
+    from khabar.retrieval.intake import Intake
 
 
 class EngineSettings(Protocol):
@@ -45,6 +50,14 @@ class EngineSettings(Protocol):
     search_mode: str
     max_file_bytes: int
     max_question_chars: int
+    llm: str
+    llm_base_url: str
+    llm_api_key: str
+    llm_timeout: float
+    llm_max_tokens: int
+    fetch_timeout: float
+    max_page_bytes: int
+    fetch_allow_private: bool
 
 
 class Khabar:
@@ -56,8 +69,18 @@ class Khabar:
                  chunk_chars: int = 600, chunk_overlap: int = 0,
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
-                 max_file_bytes: int = 20_000_000, max_question_chars: int = 1000) -> None:
+                 max_file_bytes: int = 20_000_000, max_question_chars: int = 1000,
+                 llm: LLMConfig | LLM | None = None,
+                 fetch_options: FetchOptions | None = None,
+                 state_dir: Path | str | None = None) -> None:
         self.index_dir = index if isinstance(index, IndexBackend) else IndexDir(Path(index))
+        # This machine's own files beside the index (the intake ledger): the index directory
+        # for the local backend; an index in Milvus has none, so KHABAR_INDEX_DIR names it
+        # (``from_settings``), or a hidden folder in seeds, which indexing never reads.
+        if state_dir is None:
+            local = isinstance(self.index_dir, IndexDir)
+            state_dir = self.index_dir.root if local else Path(seeds) / ".khabar"
+        self.state_dir = Path(state_dir)
         self.seeds = Path(seeds)
         self.embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
         self.chunker = Chunker(chunk_chars, chunk_overlap)
@@ -66,17 +89,43 @@ class Khabar:
         self.answer_options = answer_options or AnswerOptions()
         self.max_file_bytes = max_file_bytes
         self.max_question_chars = max_question_chars
+        # A chat model for generated answers, or its settings (built on first use, so commands
+        # that answer nothing never load LangChain's chat models).
+        self._llm = llm
+        self.fetch_options = fetch_options or FetchOptions()
 
     @classmethod
     def from_settings(cls, settings: EngineSettings, *,
                       search_options: SearchOptions | None = None,
                       answer_options: AnswerOptions | None = None) -> Khabar:
+        llm = None
+        if settings.llm:
+            from khabar.retrieval.answer.llm import LLMConfig
+
+            llm = LLMConfig(settings.llm, settings.llm_base_url, settings.llm_api_key,
+                            settings.llm_timeout, settings.llm_max_tokens)
         return cls(open_backend(settings), seeds=settings.seeds_dir, embedder=settings.embedder,
                    top_k=settings.top_k, chunk_chars=settings.chunk_chars,
                    chunk_overlap=settings.chunk_overlap,
                    search_options=search_options or SearchOptions(mode=settings.search_mode),
                    answer_options=answer_options, max_file_bytes=settings.max_file_bytes,
-                   max_question_chars=settings.max_question_chars)
+                   max_question_chars=settings.max_question_chars, llm=llm,
+                   fetch_options=FetchOptions(timeout=settings.fetch_timeout,
+                                              max_bytes=settings.max_page_bytes,
+                                              allow_private=settings.fetch_allow_private),
+                   state_dir=settings.index_dir)
+
+    @cached_property
+    def llm(self) -> LLM | None:
+        """The chat model behind generated answers; None = extractive answers only. Raises
+        ``LLMSetupError`` when it cannot be built (a bad spec, the extra not installed)."""
+        if self._llm is None:
+            return None
+        from khabar.retrieval.answer.llm import LLM, LLMConfig
+
+        if isinstance(self._llm, LLMConfig):
+            return LLM.from_config(self._llm)
+        return self._llm
 
     @cached_property
     def indexer(self) -> Indexer:
@@ -88,11 +137,24 @@ class Khabar:
         return AnswerService(self.index_dir, self.embedder, k=self.top_k,
                              search_options=self.search_options,
                              answer_options=self.answer_options,
-                             max_question_chars=self.max_question_chars)
+                             max_question_chars=self.max_question_chars,
+                             llm=self.llm)
 
-    def index(self, *, rebuild: bool = False, progress: ProgressFn | None = None) -> IndexReport:
-        """Bring the index in line with ``seeds`` (only what changed is embedded)."""
-        return self.indexer.run(self.seeds, rebuild=rebuild, progress=progress)
+    @cached_property
+    def intake(self) -> Intake:
+        """Adds links, files and feed items to ``seeds`` and indexes them at once."""
+        from khabar.retrieval.ingest.ledger import Ledger
+        from khabar.retrieval.intake import Intake
+
+        return Intake(self.seeds, Ledger(self.state_dir / "intake.sqlite"),
+                      lambda only: self.index(only=only), self.chunker, self.fetch_options,
+                      self.max_file_bytes)
+
+    def index(self, *, rebuild: bool = False, progress: ProgressFn | None = None,
+              only: Sequence[str] | None = None) -> IndexReport:
+        """Bring the index in line with ``seeds`` (only what changed is embedded); ``only``
+        (paths relative to ``seeds``) looks at those files alone."""
+        return self.indexer.run(self.seeds, rebuild=rebuild, progress=progress, only=only)
 
     def watch(self, on_report: Callable[[IndexReport], None],
               stop: threading.Event | None = None) -> None:
@@ -101,9 +163,11 @@ class Khabar:
 
         watch(self.indexer, self.seeds, on_report, stop)
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
-        """Answer ``question``; ``history`` holds the conversation's earlier questions."""
-        return self.service.ask(question, k, history)
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = (), *,
+            on_text: Callable[[str], None] | None = None) -> Answer:
+        """Answer ``question``; ``history`` holds the conversation's earlier questions;
+        ``on_text`` receives a generated answer as it is written (see ``AnswerService.ask``)."""
+        return self.service.ask(question, k, history, on_text=on_text)
 
     def generation(self) -> Generation:
         """The live generation; raises with the fix when there is no usable index."""

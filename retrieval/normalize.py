@@ -54,6 +54,22 @@ STOPWORDS = frozenset(
 )
 
 
+# Words people type to try a bot, and values leaked from a client's empty fields: a message
+# made only of these (and stop words, punctuation, emoji) asks nothing.
+FILLER = frozenset(
+    "test tests testing hello hi hey ping pong null none nil undefined nan true false ok okay "
+    "yes no thanks thank asdf qwerty foo bar baz lorem ipsum"
+    " سلام مرحبا اهلا تست اختبار تجربه شكرا مرسي ممنون ازمايش بله نه".split()
+)
+
+
+def asks_something(text: str) -> bool:
+    """Whether ``text`` holds any word that could be looked up (not only stop words, filler,
+    numbers, punctuation or emoji)."""
+    return any(any(ch.isalpha() for ch in t) and t not in STOPWORDS and t not in FILLER
+               for t in tokens(text))
+
+
 def normalize(text: str) -> str:
     """Fold letter variants, digits, marks and case so equal words compare equal."""
     text = unicodedata.normalize("NFKC", text).translate(_TABLE)

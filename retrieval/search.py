@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 
 from khabar.retrieval.index.generations import Generation
-from khabar.retrieval.index.store import StoredPassage
+from khabar.retrieval.index.store import Store, StoredPassage
 from khabar.retrieval.normalize import STOPWORDS
+from khabar.retrieval.translit import FOLD_PREFIX, fold, latin_names, lookup_keys, skeletons
 from khabar.retrieval.types import Hit, Query, Sentence
 
 MODES = ("hybrid", "dense", "lexical")
@@ -22,6 +23,9 @@ _MAX_LEXICAL_TERMS = 12
 # FTS5 scores every passage that holds any query term (~1 ms per 1,000 at 100,000 passages), so
 # the terms looked up are the rarest ones whose posting lists fit this budget together.
 _LEXICAL_POSTINGS = 1_000
+# An Arabic-script question word the corpus does not hold, at least this long, is looked up as
+# a name spelled another way (زلنسکی / زيلينسكي).
+_UNKNOWN_NAME_LETTERS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,12 @@ class SearchOptions:
     lexical_weight: float = 0.06
     # The top hits whose sentences are read with them, for the answer stage to choose from.
     sentence_passages: int = 3
+    # Names asked in one script are looked up in the others too (``retrieval.translit``), and
+    # a passage's lexical evidence counts across scripts when names or numbers match.
+    transliterate: bool = True
+    # In a corpus of several languages, a passage is ranked by how far it stands out from the
+    # average passage of its own language, not by its raw cosine (see ``search``).
+    center_languages: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -52,6 +62,10 @@ class SearchResult:
     # Share of the question's IDF mass in words the corpus never uses: high for questions
     # about something the articles do not cover, whatever their cosine scores say.
     unseen: float
+    # Each question term with the corpus terms that count as it (itself, and its spellings in
+    # the other scripts when it is a name), and how many passages hold each of those.
+    forms: dict[str, frozenset[str]]
+    document_frequency: dict[str, int]
 
 
 def search(generation: Generation, query: Query, k: int, options: SearchOptions) -> SearchResult:
@@ -61,8 +75,10 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
     n = max(k, options.candidates)
     dense = dict(generation.vectors.search(query.vector, n)) if options.mode != "lexical" else {}
     q_set = query.tokens
-    df = store.document_frequencies(sorted(q_set))
     total = generation.manifest.passages
+    forms = (_forms(store, query, total) if options.transliterate
+             else {t: frozenset([t]) for t in q_set})
+    df = store.document_frequencies(sorted(set().union(*forms.values())))
     lexical = dict(store.lexical(_selective(df, total), n)) if options.mode != "dense" else {}
 
     ids = list(dict.fromkeys([*dense, *lexical]))
@@ -72,6 +88,17 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         for pid, vec in store.passage_vectors(missing).items():
             dense[pid] = float(vec @ query.vector)
 
+    # e5 scores a question higher against passages in its own language, relevant or not: a
+    # Persian question is pulled to the one Persian article of a mostly Arabic corpus. The
+    # question's cosine to each language's centroid (the mean passage of that language) is
+    # that pull; ranking subtracts it. With one language it is a constant: rankings unchanged.
+    shift: dict[str | None, float] = {}
+    if options.center_languages:
+        pull = {lang: float(c @ query.vector) for lang, c in generation.centroids().items()}
+        if len(pull) > 1:
+            mean = sum(pull.values()) / len(pull)
+            shift = {lang: value - mean for lang, value in pull.items()}
+
     top_lex = max(lexical.values(), default=0.0)
     scored: list[tuple[float, float, float, int]] = []
     for pid in ids:
@@ -79,18 +106,18 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         if p is None:
             continue
         d = dense.get(pid, 0.0)
+        centred = d - shift.get(p.lang, 0.0)
         raw = lexical.get(pid, 0.0)
         lex = raw / top_lex if top_lex > 0 else 0.0
         if options.mode == "dense":
-            score = d
+            score = centred
         elif options.mode == "lexical":
             score = lex
         else:
             trust = 0.0
-            if q_set and p.script == query.script:
-                covered = q_set & set(p.norm.split())
-                trust = len(covered) / len(q_set)
-            score = d + options.lexical_weight * lex * trust
+            if q_set and (options.transliterate or p.script == query.script):
+                trust = coverage(forms, set(p.norm.split()))
+            score = centred + options.lexical_weight * lex * trust
         scored.append((score, d, lex, pid))
     closest = max(scored, key=lambda s: s[1], default=None)
     scored.sort(key=lambda s: s[0], reverse=True)
@@ -102,9 +129,48 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         p = passages[pid]
         return Hit(pid, p.doc.path, p.start, p.end, p.text, score, d, lex)
 
-    unseen = _unseen_share(set(q_set) - STOPWORDS, df, total)
+    seen = {t: max(df.get(f, 0) for f in forms[t]) for t in q_set}
+    unseen = _unseen_share(set(q_set) - STOPWORDS, {t: n for t, n in seen.items() if n}, total)
     return SearchResult(tuple(hit(*s) for s in top), (time.perf_counter() - started) * 1000,
-                        hit(*closest) if closest else None, passages, tuple(sentences), unseen)
+                        hit(*closest) if closest else None, passages, tuple(sentences), unseen,
+                        forms, df)
+
+
+def coverage(forms: dict[str, frozenset[str]], tokens: set[str]) -> float:
+    """The share of the question's terms that ``tokens`` hold in one of their forms."""
+    if not forms:
+        return 0.0
+    return sum(1 for accepted in forms.values() if accepted & tokens) / len(forms)
+
+
+def _forms(store: Store, query: Query, total: int) -> dict[str, frozenset[str]]:
+    """Each question term with the corpus terms that count as it: itself; for an Arabic-script
+    term its Persian or Arabic spelling (پوتین / بوتين); and for a name the corpus's spellings
+    of it in any script (Putin -> بوتين). Only names are matched by skeleton: an ordinary
+    English word's skeleton meets too many unrelated Arabic ones. An Arabic-script word the
+    corpus never uses is taken for a name spelled differently."""
+    terms = query.tokens
+    keys: dict[str, frozenset[str]] = {}
+    names = set(latin_names(query.text)) & terms
+    known = store.document_frequencies(sorted(terms))
+    for t in terms:
+        if t in STOPWORDS:
+            continue
+        if t in names:
+            keys[t] = skeletons(t)
+        elif not t.isascii() and not t.isdigit():
+            unknown = t not in known and len(t) >= _UNKNOWN_NAME_LETTERS
+            keys[t] = frozenset({fold(t)}) | (skeletons(t) if unknown else frozenset())
+    spelled = store.spellings(k for ks in keys.values() for k in ks)
+    common = max(10, total // 10)
+    forms = {t: {t} for t in terms}
+    for term, df in spelled.items():
+        of_term = lookup_keys(term)
+        for t, ks in keys.items():
+            matched = ks & of_term
+            if matched and (df <= common or any(k.startswith(FOLD_PREFIX) for k in matched)):
+                forms[t].add(term)
+    return {t: frozenset(f) for t, f in forms.items()}
 
 
 def _selective(df: dict[str, int], passages: int) -> list[str]:

@@ -10,6 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Separates the pages of a paged text (the PDF reader's output), as in pdftotext's.
+PAGE_BREAK = "\f"
+
+
+def page_at(text: str, offset: int) -> int | None:
+    """The page (from 1) that ``offset`` falls on in ``text``; None for a text without pages."""
+    if PAGE_BREAK not in text:
+        return None
+    return text.count(PAGE_BREAK, 0, offset) + 1
+
 
 @dataclass(frozen=True, slots=True)
 class Span:

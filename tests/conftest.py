@@ -34,7 +34,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     for folder, package in _FOLDERS.items():
         installed = Path(importlib.import_module(package).__file__).parent
-        for source in (ROOT / folder).rglob("*.py"):
+        for source in (*(ROOT / folder).rglob("*.py"), *(ROOT / folder).rglob("*.html")):
             copy = installed / source.relative_to(ROOT / folder)
             if not copy.is_file() or copy.read_bytes() != source.read_bytes():
                 pytest.exit(f"the installed khabar differs from {source.relative_to(ROOT)}: "

@@ -1,7 +1,8 @@
 """A small fake of the Telegram Bot API on 127.0.0.1, for driving the real PTB stack.
 
 It serves ``POST /bot<token>/<method>``, long-polls ``getUpdates`` like Telegram does (hold the
-request until an update arrives or ``timeout`` passes, drop updates below ``offset``) and
+request until an update arrives or ``timeout`` passes, drop updates below ``offset``), hands
+out the documents users "sent" through ``getFile`` and ``GET /file/bot<token>/<path>``, and
 records every call so tests can assert on what a user would see.
 """
 
@@ -26,6 +27,10 @@ class FakeBotAPI:
         self.calls: list[tuple[str, dict[str, Any], float]] = []
         self.updates: list[dict[str, Any]] = []
         self.pushed_at: dict[int, float] = {}
+        # The next this many editMessageText calls are refused with 429 and retry_after 1, as
+        # Telegram does when a bot edits too fast.
+        self.throttle_edits = 0
+        self.files: dict[str, bytes] = {}
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._changed = asyncio.Condition()
@@ -35,6 +40,7 @@ class FakeBotAPI:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -80,6 +86,15 @@ class FakeBotAPI:
             msg["reply_to_message"] = reply_to
         return {"message": msg}
 
+    def document(self, name: str, data: bytes, *, size: int | None = None,
+                 mime: str = "text/plain", **kw: Any) -> dict:
+        """A message carrying a document (``size`` overrides what Telegram reports)."""
+        file_id = f"file{next(self._ids)}"
+        self.files[file_id] = data
+        document = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
+                    "mime_type": mime, "file_size": len(data) if size is None else size}
+        return self.message(None, document=document, **kw)
+
     def callback(self, data: str, message: dict, *, user_id: int = 7) -> dict:
         user = {"id": user_id, "is_bot": False, "first_name": "Reader", "language_code": "en"}
         return {"callback_query": {"id": str(next(self._ids)), "from": user, "chat_instance": "1",
@@ -102,6 +117,14 @@ class FakeBotAPI:
                                       "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await _params(request)
+        if method == "editMessageText" and self.throttle_edits > 0:
+            self.throttle_edits -= 1
+            async with self._changed:
+                self.calls.append(("429", params, time.monotonic()))
+                self._changed.notify_all()
+            return web.json_response({"ok": False, "error_code": 429,
+                                      "description": "Too Many Requests: retry after 1",
+                                      "parameters": {"retry_after": 1}}, status=429)
         handler = getattr(self, f"_m_{method}", None)
         result = await handler(params) if handler else True
         if isinstance(result, dict) and "message_id" in result:
@@ -110,6 +133,20 @@ class FakeBotAPI:
             self.calls.append((method, params, time.monotonic()))
             self._changed.notify_all()
         return web.json_response({"ok": True, "result": result})
+
+    async def _m_getFile(self, params: dict) -> dict:
+        file_id = params["file_id"]
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                "file_size": len(self.files[file_id]), "file_path": f"documents/{file_id}"}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].removeprefix("documents/")
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        async with self._changed:
+            self.calls.append(("download", {"file_id": file_id}, time.monotonic()))
+            self._changed.notify_all()
+        return web.Response(body=self.files[file_id])
 
     async def _m_getMe(self, params: dict) -> dict:
         return BOT_USER

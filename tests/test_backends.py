@@ -16,14 +16,26 @@ from fake_embedder import FakeEmbedder
 
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.index.backend import (
+    IndexDamagedError,
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
 )
+from khabar.retrieval.translit import lookup_keys
 
 MORE = {f"n{i}.txt": f"Note {i}\n\nThe council of town {i} met on Monday about roads number {i} "
                      f"and {i + 7}. وقال رئيس البلدية إن الطريق رقم {i} سيفتح قريبا.\n"
         for i in range(12)}
+# Names in three scripts and articles in three languages: spellings across scripts and the
+# per-language centroids search centres on.
+NAMES = {
+    "putin.txt": "Putin visits Cairo\n\nPresident Putin met Egyptian officials in Cairo on "
+                 "Tuesday to discuss wheat imports.\n",
+    "bwtyn.txt": "بوتين في القاهرة\n\nالتقى الرئيس بوتين مسؤولين مصريين في القاهرة يوم "
+                 "الثلاثاء لبحث واردات القمح.\n",
+    "pwtyn.txt": "پوتین در قاهره\n\nپوتین روز سه‌شنبه با مقام‌های مصری در قاهره درباره واردات "
+                 "گندم گفتگو کرد.\n",
+}
 QUESTIONS = ["Where did environment ministers meet?", "How many ships waited outside?",
              "نمایشگاه کتاب تهران", "متى سيفتح الطريق رقم 5؟", "council roads Monday"]
 
@@ -180,13 +192,15 @@ def test_serving_switches_to_a_new_generation_between_questions(engine):
 def test_milvus_gives_the_local_answers_and_lexical_scores(small_corpus, tmp_path, fake_embedder):
     """Same corpus, same embedder: every answer (citations, offsets, scores) is the same, and
     BM25 gives FTS5's scores (the candidates Milvus ranks are scored as FTS5 scores them)."""
-    write_articles(small_corpus, MORE)
+    write_articles(small_corpus, MORE | NAMES)
     engines = [Khabar(make_backend(kind, tmp_path), seeds=small_corpus, embedder=fake_embedder)
                for kind in ("local", "milvus")]
     try:
         for e in engines:
             e.index()
-        local, milvus = (answers(e) for e in engines)
+        same_generation_reads(engines)
+        local, milvus = (answers(e, [*QUESTIONS, "Putin Cairo wheat", "بوتين القاهرة"])
+                         for e in engines)
         for a, b in zip(local, milvus, strict=True):
             assert [c["doc"] for c in a["citations"]] == [c["doc"] for c in b["citations"]]
             for ca, cb in zip(a["citations"], b["citations"], strict=True):
@@ -199,9 +213,79 @@ def test_milvus_gives_the_local_answers_and_lexical_scores(small_corpus, tmp_pat
             assert lex[0].keys() == lex[1].keys()
             for pid, score in lex[0].items():
                 assert lex[1][pid] == pytest.approx(score, rel=1e-6)
+        # Removals: the language sums lose the removed passages' vectors on both. (Lexical
+        # statistics differ until the local store collects the removed rows: its FTS5 index
+        # and terms count them for two generations, Milvus's are the generation's own.)
+        (small_corpus / "n3.txt").unlink()
+        write_articles(small_corpus, {"n4.txt": "Note\n\nThe council of Giza met on Sunday."})
+        for e in engines:
+            e.index()
+        same_generation_reads(engines)
     finally:
         for e in engines:
             e.close()
+
+
+def same_generation_reads(engines: list[Khabar]) -> None:
+    """What search, the answer stage and the server read of a generation besides passages is
+    the same on both backends: language centroids, names' spellings across scripts, passage
+    counts and articles with their passage spans."""
+    gens = [e.generation() for e in engines]
+    local, milvus = gens
+    assert set(local.centroids()) == set(milvus.centroids()) and len(local.centroids()) > 1
+    for lang, centroid in local.centroids().items():
+        assert milvus.centroids()[lang] == pytest.approx(centroid, abs=1e-6)
+    keys = sorted(lookup_keys("putin") | lookup_keys("پوتین") | lookup_keys("قاهره"))
+    assert local.store.spellings(keys) == milvus.store.spellings(keys)
+    assert {"putin", "بوتين", "پوتين"} <= set(local.store.spellings(keys))  # ی read as ي
+    assert local.store.passage_counts() == milvus.store.passage_counts()
+    for path in local.store.passage_counts():
+        assert local.store.article(path) == milvus.store.article(path)
+    assert milvus.store.article("no-such.txt") is None
+
+
+def test_targeted_runs_and_problems_kept_with_the_file(engine):
+    """``index(only=...)`` looks at the named files alone; what could not be used in a file
+    is stored with it and reported again on every run until the file changes."""
+    write_articles(engine.seeds, {"new.txt": "Festival\n\nThe film festival opened in "
+                                             "Shiraz with forty films."})
+    (engine.seeds / "mixed.jsonl").write_text(
+        '{"title": "Dam", "text": "The dam on the river was finished in May."}\n[1, 2]\n',
+        encoding="utf-8")
+    report = engine.index(only=["new.txt", "mixed.jsonl"])
+    assert report.added == 2 and [s.path for s in report.skipped] == ["mixed.jsonl#2"]
+    assert engine.ask("film festival Shiraz").citations[0].doc == "new.txt"
+    again = engine.index()
+    assert again.unchanged == 5 and [s.path for s in again.skipped] == ["mixed.jsonl#2"]
+    assert engine.index(only=["mixed.jsonl"]).skipped[0].reason == "not a JSON object but a list"
+    (engine.seeds / "new.txt").unlink()
+    assert engine.index(only=["new.txt"]).removed == 1
+    counts = engine.service.passage_counts()
+    assert "new.txt" not in counts and counts["mixed.jsonl#1"] == 1
+
+
+def _damage(kind: str, engine: Khabar) -> str:
+    """Break the live generation as an operator might (a file or a collection deleted)."""
+    index = engine.index_dir
+    if kind == "local":
+        (index.root / index.current_name() / "vectors.faiss").unlink()
+        return "vectors.faiss is missing"
+    store = index.manifest().store
+    index.client.drop_collection(f"{index.prefix}_{store}_passages")
+    return "passages of gen-000001 is missing"
+
+
+def test_damage_is_named_and_repaired_by_index(kind, engine):
+    assert engine.index_dir.damage(deep=True) is None
+    engine.close()
+    found = _damage(kind, engine)
+    assert found in engine.index_dir.damage()
+    with pytest.raises(IndexDamagedError, match="run `khabar index` to repair"):
+        engine.index_dir.open(engine.embedder.spec)
+    report = engine.index()
+    assert report.repaired and found in report.repaired[0] and report.added == 3
+    assert engine.index_dir.damage(deep=True) is None
+    assert engine.ask("How many ships waited outside?").citations
 
 
 @requires_milvus

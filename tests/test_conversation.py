@@ -158,3 +158,30 @@ def test_citations_are_grouped_by_article():
     assert html.count("Treaty signed") == 1
     assert html.index("[1]") < html.index("[3]") < html.index("Other")
     assert answer.to_json()["citations"][2]["n"] == 3  # the JSON contract is unchanged
+
+
+def test_one_agency_story_from_two_outlets_is_cited_once_with_both_named(tmp_path, embedder):
+    from conftest import write_articles
+
+    from khabar.retrieval.engine import Khabar
+
+    story = ("The port of Alexandria reopened on Tuesday after a storm closed it for three days, "
+             "the port authority said, adding that forty ships had been waiting outside and that "
+             "the first vessels entered the harbour at dawn.")
+    write_articles(tmp_path / "seeds", {
+        "wire-a.txt": f"Title: Alexandria port reopens\nSource: Daily Nile\n\n{story}\n",
+        "wire-b.txt": f"Title: Storm over, Alexandria reopens\nSource: Cairo Post\n\n{story} "
+                      "Reporting by the agency.\n",
+        "other.txt": "Title: Tehran book fair\nSource: Fars\n\nThe Tehran book fair opened "
+                     "with two hundred foreign publishers this year, the organisers said.\n",
+    })
+    engine = Khabar(tmp_path / "index", seeds=tmp_path / "seeds", embedder=embedder)
+    engine.index()
+    answer = engine.ask("How many ships waited outside Alexandria port?")
+    first = answer.citations[0]
+    assert first.doc in ("wire-a.txt", "wire-b.txt")
+    twin = {"wire-a.txt": "Cairo Post", "wire-b.txt": "Daily Nile"}[first.doc]
+    assert [s.outlet for s in first.also_in] == [twin]
+    assert not any(c.doc in ("wire-a.txt", "wire-b.txt") for c in answer.citations[1:])
+    assert f"also in: {twin}" in answer_text(answer)
+    assert answer.to_json()["citations"][0]["also_in"][0]["outlet"] == twin

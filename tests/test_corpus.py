@@ -3,7 +3,8 @@ import codecs
 import pytest
 from conftest import SEEDS
 
-from khabar.retrieval.ingest.corpus import parse, parse_date
+from khabar.retrieval.dates import parse_date
+from khabar.retrieval.ingest.corpus import parse
 from khabar.retrieval.ingest.decoding import UnreadableFileError, decode
 
 
@@ -90,7 +91,7 @@ def test_blocks_are_offsets_into_the_file():
     ("١٩ حزيران ٢٠٢٤", "2024-06-19"),
     ("در تاریخ 7 نوامبر", None),
     ("2024-13-40", None),
-    ("۱۴۰۳/۰۸/۱۷", None),
+    ("۱۴۰۳/۰۸/۱۷", "2024-11-07"),  # Solar Hijri
 ])
 def test_parse_date(text, expected):
     assert parse_date(text) == expected
@@ -109,3 +110,44 @@ def test_decode_encodings():
 def test_decode_rejects_non_text(data):
     with pytest.raises(UnreadableFileError):
         decode(data)
+
+
+METADATA_CASES = {
+    "english header": ("Title: Storm closes Aqaba port\nSource: Jordan Times\nDate: 2021-06-06\n"
+                       "URL: https://example.org/aqaba\n\nA storm closed the port of Aqaba on "
+                       "Friday, officials said, and ships waited outside.\n"),
+    "arabic header": ("العنوان: عاصفة تغلق ميناء العقبة\nالمصدر: الغد\nالتاريخ: 2021-06-06\n"
+                      "الرابط: https://example.org/aqaba\n\nأغلقت عاصفة ميناء العقبة يوم "
+                      "الجمعة، وقال مسؤولون إن السفن انتظرت في الخارج.\n"),
+    "persian header and footer": ("عنوان: طوفان بندر عقبه را بست\nتاریخ: ۱۴۰۰/۰۳/۱۶\n\nطوفان "
+                                  "بندر عقبه را روز جمعه بست و کشتی‌ها بیرون منتظر ماندند.\n\n"
+                                  "منبع: خبرگزاری فارس\nنشانی: https://example.org/aqaba\n"),
+    "yaml front matter": ("---\ntitle: \"Storm closes Aqaba port\"\ndate: 2021-06-06\n"
+                          "source: Jordan Times\nurl: https://example.org/aqaba\n---\n\nA "
+                          "storm closed the port of Aqaba on Friday, officials said, and ships "
+                          "waited outside.\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(METADATA_CASES))
+def test_metadata_lines_are_metadata_never_text(case):
+    text = METADATA_CASES[case]
+    doc = parse("a.txt", text)
+    assert doc.title and doc.date == "2021-06-06"
+    assert doc.outlet and doc.url == "https://example.org/aqaba"
+    body = _body(doc)
+    for label in ("Title", "Date", "Source", "URL", "العنوان", "المصدر", "التاريخ", "عنوان",
+                  "تاریخ", "منبع", "نشانی", "---", "2021-06-06", "https://"):
+        assert label not in body, (case, label, body)
+    assert "Aqaba" in body or "العقبة" in body or "عقبه" in body
+
+
+def test_metadata_lines_in_markdown_front_matter_and_txt_exports(tmp_path):
+    from khabar.retrieval.ingest.formats import read_articles
+
+    md = ("---\ntitle: Storm closes Aqaba port\ndate: 2021-06-06\nsource: Jordan Times\n---\n"
+          "\nDate: 2021-06-06\n\nA storm closed the port of Aqaba on Friday, officials said.\n")
+    doc = read_articles("a.md", md.encode()).documents[0]
+    assert (doc.title, doc.date, doc.outlet) == ("Storm closes Aqaba port", "2021-06-06",
+                                                 "Jordan Times")
+    assert "Date:" not in _body(doc) and "Aqaba" in _body(doc)

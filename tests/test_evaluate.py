@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -103,3 +104,61 @@ def test_eval_command_end_to_end(tmp_path, embedder):
     again = CliRunner().invoke(main, [*args, "--variant", "nope"])
     assert again.exit_code == 1 and "Choose from hybrid" in again.output
 
+
+
+def test_generated_answers_are_tallied(embedder):
+    from khabar.retrieval.answer.types import Removed
+
+    base = _answer("q1", True, "Rome is the capital [1]. It has 3 million people [2].",
+                   ["a.txt", "b.txt"], ["Rome is the capital of Italy", "Milan has 3 million"])
+    generated = replace(base, mode="llm", removed=(Removed("Invented [9].", "cites [9]"),))
+    fallback = replace(_answer("q2", True, "Paris [1]", ["c.txt"], ["Paris"]),
+                       fallback="the model server timed out")
+    questions = [Question("1", "en", "q1", "a.txt", ("Rome",), True),
+                 Question("2", "en", "q2", "c.txt", ("Paris",), True)]
+    rows = evaluate(_Scripted({"q1": generated, "q2": fallback}, embedder), questions,
+                    llm=True)
+    row = rows["all"]
+    assert row["llm_asked"] == 2 and row["fallback_rate"] == 0.5
+    assert row["removed_rate"] == round(1 / 3, 3)     # 1 removed of 2 kept + 1 removed
+    assert row["cite_precision"] == 0.5                # [1] holds "Rome", [2] does not
+    assert "cite_precision" in table(rows).splitlines()[0]
+    plain = evaluate(_Scripted({"q1": generated, "q2": fallback}, embedder), questions)
+    assert "cite_precision" not in plain["all"]
+
+
+@pytest.mark.slow
+def test_eval_llm_against_a_fake_server(tmp_path, monkeypatch):
+    """``khabar eval --llm`` end to end; the echoing fake answers with passage [1]'s first
+    sentence, so every number here is plumbing, not model quality."""
+    from click.testing import CliRunner
+    from conftest import SMALL_CORPUS, write_articles
+    from fake_llm import MODEL, FakeLLM, Reply
+
+    from khabar.bot.cli import main
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    write_articles(tmp_path / "set" / "corpus", SMALL_CORPUS)
+    lines = [
+        {"id": "1", "lang": "en", "q": "How many ships were waiting outside the port?",
+         "doc": "c.txt", "answers": ["Alexandria"], "answerable": True},
+        {"id": "2", "lang": "en", "q": "What is a good recipe for vegetable lasagna?",
+         "doc": None, "answers": [], "answerable": False},
+    ]
+    (tmp_path / "set" / "questions.jsonl").write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    args = ["eval", str(tmp_path / "set"), "--json", "--llm", "--index",
+            str(tmp_path / "k" / "index")]
+    with FakeLLM(Reply(echo=True)) as fake:
+        env = {"KHABAR_LLM": f"openai:{MODEL}", "KHABAR_LLM_BASE_URL": fake.url + "/v1"}
+        result = CliRunner().invoke(main, args, env=env)
+        assert len(fake.chats()) == 1  # the unanswerable question is abstained on first
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    metrics = payload["metrics"]["all"]
+    assert payload["llm"] == f"openai:{MODEL}"
+    assert metrics["llm_asked"] == 1 and metrics["fallback_rate"] == 0.0
+    assert metrics["removed_rate"] == 0.0 and metrics["cite_precision"] == 1.0
+    assert metrics["ans@answer"] == 1.0 and metrics["abstain"] == 1.0
+    no_model = CliRunner().invoke(main, args, env={"KHABAR_LLM": ""})
+    assert no_model.exit_code == 1 and "--llm needs a model" in no_model.output

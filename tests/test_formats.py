@@ -189,3 +189,97 @@ def test_unknown_extensions_are_logged_once_and_ignored(tmp_path, embedder, capl
     assert report.ok and report.documents == 1
     lines = [r for r in caplog.records if r.getMessage() == "unknown_extensions_skipped"]
     assert len(lines) == 1 and lines[0].count == 3
+
+
+ZWNJ, RLM = "\u200c", "\u200f"
+PERSIAN_PAGE = ("<!doctype html><html><head><meta charset=\"utf-8\">"
+                "<title>جشنواره&zwnj;های موسیقی در اصفهان</title></head><body><article>"
+                "<h1>جشنواره&zwnj;های موسیقی در اصفهان</h1>"
+                f"<p>جشنواره بین{ZWNJ}المللی موسیقی اصفهان امسال با حضور هشتاد گروه از بیست "
+                "کشور در تالارهای شهر برگزار شد و برگزارکنندگان می&#8204;گویند بلیت&#x200C;ها در "
+                f"سه روز فروخته شد.</p><p>{RLM}رئیس جشنواره گفت که سال آینده گروه{ZWNJ}های بیشتری "
+                "دعوت خواهند شد و اجراها در میدان نقش جهان هم برگزار می&zwnj;شود.</p>"
+                "</article></body></html>")
+
+
+def test_persian_html_keeps_zwnj_and_direction_marks():
+    doc = read_articles("fa/music.html", PERSIAN_PAGE.encode()).documents[0]
+    assert doc.title == f"جشنواره{ZWNJ}های موسیقی در اصفهان"
+    for word in (f"بین{ZWNJ}المللی", f"می{ZWNJ}گویند", f"بلیت{ZWNJ}ها", f"گروه{ZWNJ}های",
+                 f"می{ZWNJ}شود", f"{RLM}رئیس"):
+        assert word in doc.text, word
+    assert "بینالمللی" not in doc.text and "\U00010000" not in doc.text
+
+
+def test_zwnj_survives_into_answers_and_snippets(tmp_path, embedder):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "music.html").write_text(PERSIAN_PAGE, encoding="utf-8")
+    engine = _engine(seeds, tmp_path, embedder)
+    assert engine.index().ok
+    answer = engine.ask(f"جشنواره بین{ZWNJ}المللی موسیقی اصفهان با حضور چند گروه برگزار شد؟")
+    assert answer.found and f"بین{ZWNJ}المللی موسیقی اصفهان" in answer.answer
+    cited = answer.citations[0]
+    assert f"می{ZWNJ}گویند" in cited.snippet and cited.title.startswith(f"جشنواره{ZWNJ}های")
+    # Matching still folds ZWNJ: the question typed with a space finds the same article.
+    assert engine.ask("جشنواره بین المللی موسیقی اصفهان").citations[0].doc == "music.html"
+
+
+def test_pdf_text_per_page_and_citations_name_the_page(tmp_path, embedder):
+    from fake_web import build_pdf
+
+    from khabar.bot.render import answer_text
+    from khabar.bot.telegram.format import answer_blocks
+    from khabar.retrieval.types import page_at
+
+    pdf = build_pdf([
+        ["Ministry of Water: summer report"],
+        ["The Karun river carried a third less water this summer than last,",
+         "the ministry said, and two dams in Khuzestan are half empty."],
+        [f"وزارت نیرو می{ZWNJ}گوید سد کرج تنها بیست درصد آب دارد."],
+    ], title="Summer water report")
+    doc = read_articles("reports/water.pdf", pdf).documents[0]
+    assert doc.title == "Summer water report"
+    assert page_at(doc.text, doc.text.index("Karun")) == 2
+    assert page_at(doc.text, doc.text.index("سد کرج")) == 3
+    assert f"وزارت نیرو می{ZWNJ}گوید سد کرج تنها بیست درصد آب دارد." in doc.text
+
+    seeds = tmp_path / "seeds"
+    (seeds / "reports").mkdir(parents=True)
+    (seeds / "reports" / "water.pdf").write_bytes(pdf)
+    engine = _engine(seeds, tmp_path, embedder)
+    assert engine.index().ok
+    answer = engine.ask("How much less water did the Karun carry this summer?")
+    cited = next(c for c in answer.citations if "Karun" in c.snippet)
+    assert cited.page == 2 and "\f" not in answer.answer
+    assert f"[{cited.n}] p. 2 " in answer_text(answer)
+    assert "p. 2" in "".join(answer_blocks(answer))
+    assert answer.to_json()["citations"][cited.n - 1]["page"] == 2
+    answer = engine.ask("سد کرج چند درصد آب دارد؟")
+    cited = next(c for c in answer.citations if "کرج" in c.snippet)
+    assert cited.page == 3 and f"می{ZWNJ}گوید" in cited.snippet
+
+
+def test_scanned_damaged_and_partly_scanned_pdfs(tmp_path, embedder):
+    from fake_web import build_pdf
+
+    from khabar.retrieval.ingest.decoding import UnreadableFileError
+
+    scanned = build_pdf([[], []])
+    with pytest.raises(UnreadableFileError, match="a scanned PDF: none of its 2 page"):
+        read_articles("scan.pdf", scanned)
+    text = build_pdf([["Port news"], ["The port of Bandar Abbas reopened on Monday after the "
+                                      "storm, officials said."]])
+    with pytest.raises(UnreadableFileError, match="not a readable PDF"):
+        read_articles("cut.pdf", text[:200])
+    partly = read_articles("partly.pdf", build_pdf([[], ["The port of Bushehr reopened on "
+                                                         "Monday, officials said."]]))
+    assert partly.warnings == [("partly.pdf", "page(s) 1 have no text layer (scanned?); only "
+                                              "the other pages are indexed")]
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "scan.pdf").write_bytes(scanned)
+    (seeds / "cut.pdf").write_bytes(text[:200])
+    (seeds / "ok.pdf").write_bytes(text)
+    report = _engine(seeds, tmp_path, embedder).index()
+    assert report.added == 1 and sorted(s.path for s in report.skipped) == ["cut.pdf", "scan.pdf"]

@@ -1,7 +1,9 @@
 """The Telegram front end: handlers that call the shared answer service and format its result.
 
 Embedding and search run in worker threads (``asyncio.to_thread``) and updates are processed
-concurrently, so one slow question never holds up another chat.
+concurrently, so one slow question never holds up another chat. Admins add articles by
+sending a document or a message made only of links; when feeds are set, the JobQueue polls
+them in the background and ``/feeds`` shows how each one fared.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from telegram import (
@@ -23,6 +26,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -32,14 +36,29 @@ from telegram.ext import (
     filters,
 )
 
-from khabar.bot.telegram.format import answer_blocks, pack, passage_html, text, ui_lang
+from khabar.bot.ratelimit import RateLimiter
+from khabar.bot.telegram.format import (
+    added_blocks,
+    answer_blocks,
+    feeds_blocks,
+    pack,
+    passage_html,
+    text,
+    ui_lang,
+)
+from khabar.bot.telegram.stream import reply_streamed
 from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.errors import KhabarError, SettingsError
+from khabar.retrieval.intake import AddReport, Failed
 
 log = logging.getLogger(__name__)
 SOURCES_PAGE = 10
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Bots may download files of at most 20 MB (getFile refuses larger ones).
+TELEGRAM_FILE_LIMIT = 20 * 1024 * 1024
+_LINK = re.compile(r"https?://\S+", re.IGNORECASE)
+_MAX_LINKS = 20
 
 
 @dataclass
@@ -49,8 +68,11 @@ class Access:
     allowed: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()
     per_minute: int = 0
-    _recent: dict[int, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _refused: set[int] = field(default_factory=set)
+    _limiter: RateLimiter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._limiter = RateLimiter(self.per_minute)
 
     @staticmethod
     def parse(value: str) -> frozenset[str]:
@@ -67,7 +89,8 @@ class Access:
         return not self.allowed or bool(self._keys(user) & (self.allowed | self.admins))
 
     def is_admin(self, user: User) -> bool:
-        return bool(self._keys(user) & self.admins)
+        """By numeric id only: a username can be changed, then taken by someone else."""
+        return str(user.id) in self.admins
 
     def first_refusal(self, user_id: int) -> bool:
         """True once per user: a stranger is told their id once, then ignored."""
@@ -78,16 +101,7 @@ class Access:
 
     def retry_after(self, user_id: int, now: float | None = None) -> int:
         """Seconds until this user may ask again (0: now, and the question is counted)."""
-        if self.per_minute <= 0:
-            return 0
-        now = time.monotonic() if now is None else now
-        window = self._recent[user_id]
-        while window and now - window[0] >= 60:
-            window.popleft()
-        if len(window) >= self.per_minute:
-            return max(1, int(60 - (now - window[0])) + 1)
-        window.append(now)
-        return 0
+        return self._limiter.retry_after(user_id, now)
 
 
 ConversationKey = tuple[int, ...]
@@ -143,6 +157,9 @@ class BotState:
     access: Access
     conversations: Conversations = field(default_factory=Conversations)
     username: str = ""
+    # Feeds the JobQueue polls every ``feed_interval`` seconds (none: no polling).
+    feeds: list[str] = field(default_factory=list)
+    feed_interval: int = 900
 
     @property
     def service(self) -> AnswerService:
@@ -290,11 +307,113 @@ async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Answer a plain text message; in groups only when addressed."""
+    """Answer a plain text message (in groups only when addressed); in a private chat, a
+    message made only of links adds their articles (admins)."""
     question = _question_from(update, context)
     if question is None or not await _gate(update, context):
         return
+    private = update.effective_message.chat.type == ChatType.PRIVATE
+    links = _links_only(question) if private else None
+    if links:
+        await _add_links(update, context, links)
+        return
     await _answer(update, context, question)
+
+
+def _links_only(message: str) -> list[str] | None:
+    words = message.split()
+    if words and len(words) <= _MAX_LINKS and all(_LINK.fullmatch(w) for w in words):
+        return words
+    return None
+
+
+async def _adder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> BotState | None:
+    """The bot state if the sender may add articles; others are told only admins can."""
+    state = _state(context)
+    if state.access.is_admin(update.effective_user):
+        return state
+    await update.effective_message.reply_text(text("add_admin_only", _lang(update)))
+    log.info("add_refused", extra={"user_id": update.effective_user.id})
+    return None
+
+
+async def _add_links(update: Update, context: ContextTypes.DEFAULT_TYPE, links: list[str]) -> None:
+    state = await _adder(update, context)
+    if state is None:
+        return
+    message = update.effective_message
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    report = await asyncio.to_thread(state.engine.intake.add, links)
+    await _reply_added(update, report)
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Add the article in a document sent in a private chat (admins): saved into seeds/,
+    indexed, and the reply says what was added or why not."""
+    message = update.effective_message
+    if message.chat.type != ChatType.PRIVATE or not await _gate(update, context):
+        return
+    state = await _adder(update, context)
+    if state is None:
+        return
+    lang, document = _lang(update), message.document
+    name = document.file_name or "document"
+    refused = state.engine.intake.refusal(name)
+    if refused:
+        await _reply_added(update, AddReport(failed=[Failed(name, refused)]))
+        return
+    limit = min(TELEGRAM_FILE_LIMIT, state.engine.max_file_bytes)
+    if document.file_size and document.file_size > limit:
+        await message.reply_text(text("too_big", lang, name=name, size=document.file_size / 1e6,
+                                      limit=limit / 1e6))
+        return
+    await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    try:
+        received = await context.bot.get_file(document.file_id)
+        data = bytes(await received.download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("download_failed", extra={"file": name, "error": str(exc)})
+        await message.reply_text(text("download_failed", lang, name=name, error=str(exc)))
+        return
+    report = await asyncio.to_thread(state.engine.intake.add_file, name, data)
+    await _reply_added(update, report)
+
+
+async def _reply_added(update: Update, report: AddReport) -> None:
+    log.info("added_from_chat", extra={"user_id": update.effective_user.id,
+                                       "added": len(report.added),
+                                       "unchanged": len(report.unchanged),
+                                       "failed": len(report.failed)})
+    for part in pack(added_blocks(report, _lang(update))):
+        await update.effective_message.reply_text(part, parse_mode=ParseMode.HTML,
+                                                  link_preview_options=_NO_PREVIEW)
+
+
+async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show each followed feed's last poll, new items and error (admins)."""
+    state = await _admin(update, context)
+    if state is None:
+        return
+    if not state.feeds:
+        await update.effective_message.reply_text(text("no_feeds", _lang(update)))
+        return
+    results = await asyncio.to_thread(state.engine.intake.status, state.feeds)
+    for part in pack(feeds_blocks(results)):
+        await update.effective_message.reply_text(part, parse_mode=ParseMode.HTML,
+                                                  link_preview_options=_NO_PREVIEW)
+
+
+async def poll_feeds(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Poll the feeds once (a JobQueue job; APScheduler never runs two at once)."""
+    state: BotState = context.application.bot_data["khabar"]
+    try:
+        report = await asyncio.to_thread(state.engine.intake.poll, state.feeds)
+    except KhabarError as exc:
+        log.warning("feeds_poll_failed", extra={"error": str(exc)})
+        return
+    log.info("feeds_polled", extra={
+        "added": len(report.items.added), "failed": len(report.items.failed),
+        "feed_errors": sum(f.status == "error" for f in report.feeds)})
 
 
 async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
@@ -313,8 +432,16 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     key = state.conversations.key(message, update.effective_user.id, context.bot.id)
     history = state.conversations.history(key)
+    if state.service.llm is not None:  # a generated answer: its draft is shown as it comes
+        answer, sent = await reply_streamed(
+            message, lambda on_text: state.service.ask(q, None, history, on_text=on_text), lang)
+        state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
+        log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
+                                    "mode": answer.mode, "fallback": answer.fallback,
+                                    "total_ms": round(answer.timings_ms["total"])})
+        return
     answer = await asyncio.to_thread(state.service.ask, q, None, history)
-    parts = pack(answer_blocks(answer))
+    parts = pack(answer_blocks(answer, lang))
     buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
                for c in answer.citations]
     markup = InlineKeyboardMarkup([buttons]) if buttons else None
@@ -327,6 +454,13 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
     log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
                                 "total_ms": round(answer.timings_ms["total"])})
+
+
+async def id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tell anyone their numeric user id (what KHABAR_ADMINS and KHABAR_ALLOWED_USERS take)."""
+    user, message = update.effective_user, update.effective_message
+    if user is not None and message is not None:
+        await message.reply_text(text("your_id", _lang(update), uid=user.id))
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -388,10 +522,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 COMMANDS = [
     ("ask", "Ask a question about the articles"),
     ("new", "Start a new conversation"),
+    ("id", "Your numeric Telegram user id"),
     ("sources", "List the indexed articles"),
     ("help", "What I know and how to ask"),
     ("stats", "Index and usage statistics (admins)"),
     ("reindex", "Index new or changed articles (admins)"),
+    ("feeds", "The followed feeds: last poll, new items, errors (admins)"),
 ]
 
 
@@ -408,6 +544,7 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
         Application.builder()
         .token(token)
         .base_url(base_url)
+        .base_file_url(_file_url(base_url))
         .concurrent_updates(32)
         .connection_pool_size(64)
         .post_init(_post_init)
@@ -420,13 +557,42 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
     app.add_handler(CommandHandler("reindex", reindex_command))
     app.add_handler(CommandHandler("ask", ask_command))
     app.add_handler(CommandHandler("new", new_command))
+    app.add_handler(CommandHandler("id", id_command))
+    app.add_handler(CommandHandler("feeds", feeds_command))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
+    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
     app.add_handler(MessageHandler(~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
                                    on_other))
     app.add_error_handler(on_error)
+    if state.feeds:
+        app.job_queue.run_repeating(poll_feeds, interval=state.feed_interval, first=1,
+                                    name="feeds")
     return app
 
 
-def make_state(engine: Khabar, allowed: str, admins: str, per_minute: int) -> BotState:
-    return BotState(engine, Access(Access.parse(allowed), Access.parse(admins), per_minute))
+def _file_url(base_url: str) -> str:
+    """Where files are downloaded from: ``.../bot`` becomes ``.../file/bot`` (Telegram's and a
+    local Bot API server's layout)."""
+    base = base_url.rstrip("/")
+    return base.removesuffix("/bot") + "/file/bot" if base.endswith("/bot") else base + "/file"
+
+
+def make_state(engine: Khabar, allowed: str, admins: str, per_minute: int,
+               feeds: list[str] | None = None, feed_interval: int = 900) -> BotState:
+    """The bot's state; refuses admins given by username, warns of allowed users given so."""
+    admin_ids = Access.parse(admins)
+    names = sorted(a for a in admin_ids if not a.isdigit())
+    if names:
+        raise SettingsError(
+            f"KHABAR_ADMINS takes numeric Telegram user ids, not usernames ({', '.join(names)}): "
+            "a username can be changed and then taken by someone else, who would become an "
+            "admin. Ask each admin to send /id to the bot and list the numbers it replies."
+        )
+    allowed_keys = Access.parse(allowed)
+    if any(not a.isdigit() for a in allowed_keys):
+        log.warning("allowed_by_username", extra={
+            "advice": "KHABAR_ALLOWED_USERS: numeric ids are safer than usernames, which can "
+                      "change hands; users can get theirs with /id"})
+    return BotState(engine, Access(allowed_keys, admin_ids, per_minute), feeds=feeds or [],
+                    feed_interval=feed_interval)

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import html
 import re
+import time
+from typing import TYPE_CHECKING
 
+from khabar.bot.render import also_in, notices
 from khabar.retrieval.answer.types import Answer, Citation
 from khabar.retrieval.normalize import script
+
+if TYPE_CHECKING:
+    from khabar.retrieval.intake import AddReport, FeedResult
 
 MAX_MESSAGE = 4096
 RLM, LRM = "\u200f", "\u200e"
@@ -32,6 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
                "‎/ask‎ استفاده کنید.\nپرسش‌های بعدی گفتگو را ادامه می‌دهند؛ ‎/new‎ گفتگوی تازه‌ای "
                "آغاز می‌کند.\n‎/sources‎ فهرست مقاله‌ها را نشان می‌دهد."),
     },
+    "also_in": {"en": "also in", "ar": "وأيضاً في", "fa": "همچنین در"},
     "new": {
         "en": "New conversation: I will read your next question on its own.",
         "ar": "محادثة جديدة: سأقرأ سؤالك التالي مستقلاً.",
@@ -58,6 +65,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "ar": "عذراً، هذا البوت خاص. رقم المستخدم الخاص بك هو {uid}: أرسله إلى المسؤول.",
         "fa": "متأسفم، این ربات خصوصی است. شناسه کاربری شما {uid} است؛ آن را برای مدیر بفرستید.",
     },
+    "your_id": {
+        "en": "Your Telegram user id is {uid}.",
+        "ar": "رقم المستخدم الخاص بك في تيليغرام هو {uid}.",
+        "fa": "شناسه کاربری تلگرام شما {uid} است.",
+    },
     "rate": {
         "en": "You are asking too fast. Please try again in {s} seconds.",
         "ar": "أنت ترسل الأسئلة بسرعة كبيرة. حاول مجدداً بعد {s} ثانية.",
@@ -72,6 +84,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Something went wrong while answering. Please try again.",
         "ar": "حدث خطأ أثناء الإجابة. حاول مرة أخرى من فضلك.",
         "fa": "هنگام پاسخ‌دادن خطایی رخ داد. لطفاً دوباره امتحان کنید.",
+    },
+    "writing": {
+        "en": "Writing the answer…",
+        "ar": "جارٍ كتابة الإجابة…",
+        "fa": "در حال نوشتن پاسخ…",
+    },
+    "add_admin_only": {
+        "en": "Only admins can add articles. Send me a question about the news instead.",
+        "ar": "إضافة المقالات للمسؤولين فقط. أرسل لي سؤالاً عن الأخبار بدلاً من ذلك.",
+        "fa": "فقط مدیران می‌توانند مقاله اضافه کنند. به‌جای آن درباره خبرها از من بپرسید.",
+    },
+    "added": {"en": "Added", "ar": "أُضيف", "fa": "افزوده شد"},
+    "unchanged": {"en": "Already indexed", "ar": "موجود في الفهرس", "fa": "از قبل در نمایه"},
+    "not_added": {"en": "Not added", "ar": "لم يُضف", "fa": "افزوده نشد"},
+    "passages": {"en": "{n} passages", "ar": "{n} مقاطع", "fa": "{n} بخش"},
+    "too_big": {
+        "en": "{name} is {size:.1f} MB; I can add files up to {limit:.0f} MB.",
+        "ar": "حجم {name} ‏{size:.1f} ميغابايت؛ أستطيع إضافة ملفات حتى {limit:.0f} ميغابايت.",
+        "fa": "حجم {name} ‏{size:.1f} مگابایت است؛ فایل‌ها تا {limit:.0f} مگابایت افزوده می‌شوند.",
+    },
+    "download_failed": {
+        "en": "I could not download {name} from Telegram ({error}).",
+        "ar": "لم أستطع تنزيل {name} من تيليغرام ({error}).",
+        "fa": "نتوانستم {name} را از تلگرام دریافت کنم ({error}).",
+    },
+    "no_feeds": {
+        "en": "No feeds are followed: set KHABAR_FEEDS and restart the bot.",
+        "ar": "لا توجد خلاصات متابعة: اضبط KHABAR_FEEDS وأعد تشغيل البوت.",
+        "fa": "هیچ خوراکی دنبال نمی‌شود: KHABAR_FEEDS را تنظیم و ربات را دوباره راه‌اندازی کنید.",
     },
     "gone": {
         "en": "That passage is no longer in the index (the articles were updated).",
@@ -109,17 +150,25 @@ def article_header(c: Citation) -> str:
     return mark(title) + line + f"\n{LRM}<code>{_e(c.doc)}</code>"
 
 
-def answer_blocks(answer: Answer) -> list[str]:
+def answer_blocks(answer: Answer, lang: str = "en") -> list[str]:
     """Self-contained HTML blocks: the answer, then one block per cited article with its
-    snippets, each under its ``[n]``."""
-    blocks = [mark(answer.answer) + _e(answer.answer)]
+    snippets, each under its ``[n]``, and the other outlets carrying the same story."""
+    blocks = [mark(answer.answer) + _e(answer.answer)
+              + "".join(f"\n{LRM}<i>{_e(line)}</i>" for line in notices(answer))]
     if answer.standalone and answer.standalone != answer.question:  # how a follow-up was read
         blocks[0] = f"{mark(answer.standalone)}<i>↳ {_e(answer.standalone)}</i>\n" + blocks[0]
     for group in answer.by_article():
-        quotes = "".join(f"\n{mark(c.snippet)}[{c.n}] <blockquote expandable>"
+        quotes = "".join(f"\n{mark(c.snippet)}[{c.n}]{_page(c)} <blockquote expandable>"
                          f"{mark(c.snippet)}{_e(c.snippet)}</blockquote>" for c in group)
-        blocks.append(article_header(group[0]) + quotes)
+        also = also_in(group)
+        note = f"\n{mark(also)}<i>{_e(TEXTS['also_in'].get(lang, TEXTS['also_in']['en']))}: "\
+               f"{_e(also)}</i>" if also else ""
+        blocks.append(article_header(group[0]) + note + quotes)
     return blocks
+
+
+def _page(c: Citation) -> str:
+    return f" {LRM}p. {c.page}" if c.page else ""
 
 
 def passage_html(title: str | None, doc: str, outlet: str | None, date: str | None,
@@ -132,6 +181,39 @@ def passage_html(title: str | None, doc: str, outlet: str | None, date: str | No
         head += f"\n{LRM}{_e(url)}"
     head += f"\n{LRM}<code>{_e(doc)}</code>"
     return head + f"\n\n{mark(passage)}{_e(passage)}"
+
+
+def added_blocks(report: AddReport, lang: str) -> list[str]:
+    """What became of each item sent to the bot: added (title, outlet, date, passages, file),
+    already indexed, or not added with the reason."""
+    blocks = []
+    for a in report.added:
+        title = a.title or a.path
+        meta = " · ".join(x for x in (a.outlet, a.date, text("passages", lang, n=a.passages))
+                          if x)
+        blocks.append(f"{mark(title)}✅ {text('added', lang)}: <b>{_e(title)}</b>\n"
+                      f"{mark(meta)}{_e(meta)}\n{LRM}<code>{_e(a.path)}</code>")
+    for u in report.unchanged:
+        blocks.append(f"☑️ {text('unchanged', lang)}: {LRM}<code>{_e(u.path)}</code>")
+    for f in report.failed:
+        blocks.append(f"❌ {text('not_added', lang)}: {LRM}<code>{_e(f.item)}</code>\n"
+                      f"{LRM}{_e(f.reason)}")
+    return blocks
+
+
+def feeds_blocks(results: list[FeedResult], now: float | None = None) -> list[str]:
+    """Each followed feed: its last poll's outcome and age, new items, and error."""
+    now = time.time() if now is None else now
+    blocks = []
+    for r in results:
+        when = ("never" if r.last_poll is None
+                else f"{max(0, now - r.last_poll) / 60:.0f} min ago")
+        line = (f"{LRM}<b>{_e(r.feed)}</b>\n{LRM}{_e(r.status)} · last poll {when} · "
+                f"{r.new_items} new")
+        if r.error:
+            line += f"\n{LRM}⚠️ {_e(r.error)}"
+        blocks.append(line)
+    return blocks
 
 
 def pack(blocks: list[str], limit: int = MAX_MESSAGE) -> list[str]:

@@ -36,20 +36,25 @@ def norm(s):
     return DIAC.sub("", s).translate(TRANS).lower()
 
 
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def main():
     corpus_dir = os.path.join(HERE, "corpus")
-    selection = json.load(open(os.path.join(HERE, "selection.json"), encoding="utf-8"))
+    selection = json.loads(read(os.path.join(HERE, "selection.json")))
     art_lang = {it["file"]: it["lang"] for it in selection}
     missing = [f for f in art_lang if not os.path.exists(os.path.join(corpus_dir, f))]
     if missing:
         sys.exit(f"{len(missing)} corpus files missing (run build.py first), e.g. {missing[0]}")
-    text = {f: norm(open(os.path.join(corpus_dir, f), encoding="utf-8").read()) for f in art_lang}
+    text = {f: norm(read(os.path.join(corpus_dir, f))) for f in art_lang}
     nm_path = os.path.join(HERE, "nearmiss_checks.json")
-    nearmiss = json.load(open(nm_path, encoding="utf-8")) if os.path.exists(nm_path) else {}
+    nearmiss = json.loads(read(nm_path)) if os.path.exists(nm_path) else {}
 
     problems, info = [], []
-    qs = [json.loads(line) for line in open(os.path.join(HERE, "questions.jsonl"), encoding="utf-8")
-          if line.strip()]
+    lines = read(os.path.join(HERE, "questions.jsonl")).splitlines()
+    qs = [json.loads(line) for line in lines if line.strip()]
     ids = collections.Counter(q.get("id") for q in qs)
     per_doc = collections.Counter()
     for q in qs:
@@ -80,7 +85,8 @@ def main():
                     problems.append(f"{qid}: no answer key found in {f}")
             expected = "same-lang" if q["lang"] == art_lang[doc] else "cross-lang"
             if q["kind"] != expected:
-                problems.append(f"{qid}: kind {q['kind']} but question {q['lang']} / article {art_lang[doc]}")
+                problems.append(f"{qid}: kind {q['kind']} but question {q['lang']} "
+                                f"/ article {art_lang[doc]}")
             per_doc[doc] += 1
             for a in answers:
                 na = norm(a)
@@ -95,13 +101,15 @@ def main():
                 problems.append(f"{qid}: kind {q['kind']} for an unanswerable question")
             check = nearmiss.get(qid)
             if q["kind"] == "near-miss" and not check:
-                problems.append(f"{qid}: near-miss without an absence check in nearmiss_checks.json")
+                problems.append(f"{qid}: near-miss without an absence check "
+                                "in nearmiss_checks.json")
             if check:
                 scope = check.get("scope") or list(text)
                 for term in check["absent"]:
                     hits = [f for f in scope if norm(term) in text[f]]
                     if hits:
-                        problems.append(f"{qid}: near-miss term {term!r} found in {', '.join(hits)}")
+                        problems.append(f"{qid}: near-miss term {term!r} "
+                                        f"found in {', '.join(hits)}")
     for doc, n in per_doc.items():
         if n > 3:
             problems.append(f"{doc}: {n} questions (max 3)")

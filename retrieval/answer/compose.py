@@ -12,16 +12,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from khabar.retrieval.answer.types import Citation
+from khabar.retrieval.answer.types import Citation, Source
+from khabar.retrieval.dates import Mention, mentions
 from khabar.retrieval.index.store import StoredPassage
 from khabar.retrieval.normalize import normalize
-from khabar.retrieval.search import SearchResult
-from khabar.retrieval.types import Query
+from khabar.retrieval.search import SearchResult, coverage
+from khabar.retrieval.types import Query, page_at
 
 NOT_FOUND = {
     "ar": "لا تغطي المقالات المفهرسة هذا السؤال. أقرب ما وُجد:",
     "fa": "مقاله‌های نمایه‌شده به این پرسش نمی‌پردازند. نزدیک‌ترین موارد:",
     "en": "The indexed articles do not cover this question. Closest passages:",
+}
+# Said to "test", "?", "null" or an emoji: there is nothing to look up.
+NOTHING_TO_ASK = {
+    "ar": "لم أجد في رسالتك سؤالاً عن الأخبار. اسأل عن شيء في المقالات، مثلاً: من وقّع المعاهدة؟",
+    "fa": "در پیام شما پرسشی درباره خبرها نیافتم. درباره چیزی در مقاله‌ها بپرسید، مثلاً: چه کسی "
+          "پیمان را امضا کرد؟",
+    "en": "There is no question about the news in that. Ask about something in the articles, "
+          "e.g. \"Who signed the treaty?\"",
 }
 SNIPPET_CHARS = 500
 # Question words asking for a number or a date, matched on normalised text (so "متى" is "متي").
@@ -30,6 +39,19 @@ _NUMERIC_QUESTION = re.compile(
     r"|(?:^|\s)(?:كم|متي|عدد|في اي (?:عام|سنه|سنوات)|اي (?:عام|سنه|سنوات))(?:\s|$)"
     r"|(?:^|\s)(?:چند|چه (?:سالي|زماني|تاريخي)|در چه سال|كي)(?:\s|$)"
 )
+
+
+# When-questions, on normalised text: their answers state the dates their sentences imply.
+_WHEN_QUESTION = re.compile(
+    r"\b(?:when|what (?:date|day|month|year)|which (?:date|day|month|year)|on what)\b"
+    r"|(?:^|\s)(?:متي|في اي (?:يوم|تاريخ|شهر|عام|سنه)|اي (?:يوم|تاريخ))(?:\s|$)"
+    r"|(?:^|\s)(?:چه (?:تاريخي|روزي|زماني|ماهي|سالي)|كدام (?:روز|ماه|سال)|كي)(?:\s|$|؟)"
+)
+_DATE_WORDS = {
+    "en": ("Date", "in an article of"),
+    "ar": ("التاريخ", "في مقال بتاريخ"),
+    "fa": ("تاریخ", "در مقاله‌ای به تاریخ"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +70,9 @@ class AnswerOptions:
     # "How many / when / كم / متى / چند ..." questions want a number or a date: sentences that
     # hold digits get this bonus. Helped every dev set, most the cross-lingual one.
     numeric_answer_bonus: float = 0.03
+    # A sentence's lexical overlap counts names and numbers across scripts (see
+    # ``SearchOptions.transliterate``).
+    transliterate: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,30 +116,72 @@ def compose(query: Query, result: SearchResult, options: AnswerOptions) -> Compo
     order += [h.passage_id for h in hits if h.passage_id not in order]
     scores = {h.passage_id: h.score for h in hits}
     focus = {s.passage_id: s for s in reversed(chosen)} if found else {}
-    citations = []
-    seen_snippets: set[str] = set()
+    kept: list[tuple[int, frozenset[tuple[str, ...]], list[Source]]] = []
     for pid in order:
         p = passages.get(pid)
         if p is None:
             continue
-        start, end = _snippet_span(p, focus.get(pid))
-        key = normalize(p.doc_text[start:end])
-        if key in seen_snippets:  # the same wire story from two outlets: cite it once
+        shingles = _shingles(p.norm)
+        twin = next((k for k in kept if _same_story(k[1], shingles)), None)
+        if twin is not None:  # one agency story told by another outlet: cite it once
+            named = {passages[twin[0]].doc.path, *(source.doc for source in twin[2])}
+            if p.doc.path not in named:
+                twin[2].append(Source(p.doc.path, p.doc.title, p.doc.outlet, p.doc.date))
             continue
-        seen_snippets.add(key)
+        kept.append((pid, shingles, []))
+    citations = []
+    for pid, _, also in kept:
+        p = passages[pid]
+        start, end = _snippet_span(p, focus.get(pid))
         citations.append(Citation(
             n=len(citations) + 1, doc=p.doc.path, title=p.doc.title, outlet=p.doc.outlet,
             date=p.doc.date, url=p.doc.url, snippet=p.doc_text[start:end], start=start, end=end,
-            score=scores[pid], passage_id=pid,
+            score=scores[pid], passage_id=pid, also_in=tuple(also),
+            page=page_at(p.doc_text, start),
         ))
     if not found:
         return Composed(False, not_found, tuple(citations))
     number = {c.passage_id: c.n for c in citations}
     parts = []
+    dated: list[tuple[Mention, str | None]] = []
+    wants_date = bool(_WHEN_QUESTION.search(normalize(query.text)))
     for s in sorted(chosen, key=lambda s: (number.get(s.passage_id, 99), s.start)):
-        text = passages[s.passage_id].doc_text[s.start:s.end]
+        p = passages[s.passage_id]
+        text = p.doc_text[s.start:s.end]
         parts.append(f"{text} [{number.get(s.passage_id, 1)}]")
-    return Composed(True, " ".join(parts), tuple(citations))
+        if wants_date:
+            dated += [(m, p.doc.date) for m in mentions(text, p.doc.date)
+                      if m.resolved not in m.text]
+    answer = " ".join(parts)
+    if dated:
+        answer += "\n" + _dates_line(dated, query.lang)
+    return Composed(True, answer, tuple(citations))
+
+
+# Passages sharing at least this share of their three-word runs tell one story: a wire copy
+# republished with a new headline or a trimmed paragraph, not two reports of one event.
+_SAME_STORY = 0.5
+
+
+def _shingles(norm: str) -> frozenset[tuple[str, ...]]:
+    words = norm.split()
+    return frozenset(tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2)))
+
+
+def _same_story(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
+    return bool(a and b) and len(a & b) / len(a | b) >= _SAME_STORY
+
+
+def _dates_line(dated: list[tuple[Mention, str | None]], lang: str) -> str:
+    """What the answer's relative dates mean, e.g. "Date: 2024-06-19 («اليوم الأربعاء», in
+    an article of 2024-06-19)": a when-question's answer states the date."""
+    label, context = _DATE_WORDS.get(lang, _DATE_WORDS["en"])
+    items = []
+    for m, published in dated[:2]:
+        value = m.resolved + (f" – {m.until}" if m.until else "")
+        items.append(f"{value} («{m.text}»" + (f", {context} {published})" if published
+                                                 else ")"))
+    return f"{label}: " + "; ".join(items)
 
 
 def _pick_sentences(query: Query, result: SearchResult, options: AnswerOptions) -> list[_Sentence]:
@@ -132,8 +199,9 @@ def _pick_sentences(query: Query, result: SearchResult, options: AnswerOptions) 
             continue
         seen.add(s.norm)
         lex = 0.0
-        if query.tokens and passages[s.passage_id].script == query.script:
-            lex = len(query.tokens & set(s.norm.split())) / len(query.tokens)
+        if query.tokens and (options.transliterate
+                             or passages[s.passage_id].script == query.script):
+            lex = coverage(result.forms, set(s.norm.split()))
         score = (float(d) + options.sentence_lexical_weight * lex
                  + options.passage_prior_weight * prior[s.passage_id])
         if wants_number and any(ch.isdigit() for ch in s.norm):

@@ -9,25 +9,32 @@ chooses and formats.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from khabar.embeddings.base import Embedder
-from khabar.retrieval.answer.compose import AnswerOptions, compose
+from khabar.retrieval.answer.compose import NOTHING_TO_ASK, AnswerOptions, Composed, compose
 from khabar.retrieval.answer.conversation import Turn, read
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import LiveIndex
-from khabar.retrieval.index.store import DocMeta, StoredPassage
-from khabar.retrieval.normalize import detect_lang, script, tokens
+from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
+from khabar.retrieval.normalize import asks_something, detect_lang, script, tokens
 from khabar.retrieval.search import SearchOptions, SearchResult, search
 from khabar.retrieval.types import Query
+
+if TYPE_CHECKING:
+    from khabar.retrieval.answer.llm import LLM
+
+log = logging.getLogger(__name__)
 
 
 class QuestionError(KhabarError):
@@ -61,13 +68,16 @@ class AnswerService:
     def __init__(self, index_dir: IndexBackend, embedder: Embedder, *, k: int = 5,
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
-                 max_question_chars: int = 1000) -> None:
+                 max_question_chars: int = 1000, llm: LLM | None = None) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.k = k
         self.search_options = search_options or SearchOptions()
         self.answer_options = answer_options or AnswerOptions()
         self.max_question_chars = max_question_chars
+        # A chat model (KHABAR_LLM) that writes the answer from the passages and condenses
+        # follow-ups; None = extractive answers only.
+        self.llm = llm
         self.stats = ServiceStats()
         self._lock = threading.Lock()
         # One SQLite connection per generation is shared by the bot's worker threads; reads are
@@ -119,6 +129,16 @@ class AnswerService:
         with self.live.use() as generation, self._read_lock:
             return generation.store.passages([passage_id]).get(passage_id)
 
+    def article(self, path: str) -> StoredArticle | None:
+        """One article's stored text (citation offsets index it) with its passages' spans."""
+        with self.live.use() as generation, self._read_lock:
+            return generation.store.article(path)
+
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per indexed article, by path."""
+        with self.live.use() as generation, self._read_lock:
+            return generation.store.passage_counts()
+
     def query(self, text: str) -> Query:
         """The question analysed once for every later stage (the vector is the slow part)."""
         return Query(text, self.query_vector(text), frozenset(tokens(text)), script(text),
@@ -134,6 +154,15 @@ class AnswerService:
         earlier = [h.strip()[:self.max_question_chars] for h in history if h.strip()]
         if not earlier:
             return Turn(question, question)
+        if self.llm is not None:
+            from khabar.retrieval.answer.llm import LLMFailure
+
+            try:
+                return Turn(question, self.llm.condense(question, earlier[-_HISTORY_TURNS:],
+                                                        self.max_question_chars))
+            except LLMFailure as exc:  # the rule-based reading below still understands it
+                log.warning("condense_failed", extra={"model": self.llm.name,
+                                                      "reason": exc.reason})
         with self.live.use() as generation:
 
             def vocabulary(terms: list[str]) -> dict[str, int]:
@@ -161,12 +190,19 @@ class AnswerService:
                 self._turns.popitem(last=False)
         return vector
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
-        """Answer ``question``; ``history`` holds the conversation's earlier questions."""
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = (), *,
+            on_text: Callable[[str], None] | None = None) -> Answer:
+        """Answer ``question``; ``history`` holds the conversation's earlier questions.
+        ``on_text`` receives a generated answer as it is written, before it is checked."""
         q = self.validate(question)
         self.generation()  # a missing or incompatible index fails before the embedding
+        if not asks_something(q):
+            lang = detect_lang(q)
+            return Answer(q, False, NOTHING_TO_ASK.get(lang, NOTHING_TO_ASK["en"]), (),
+                          {"embed": 0.0, "search": 0.0, "answer": 0.0, "total": 0.0})
         started = time.perf_counter()
         turn = self.turn(q, history)
+        condensed = time.perf_counter()
         query = Query(turn.text, self.turn_vector(turn), frozenset(tokens(turn.text)), script(q),
                       detect_lang(q))
         embedded = time.perf_counter()
@@ -180,9 +216,30 @@ class AnswerService:
             "answer": (done - searched) * 1000,
             "total": (done - started) * 1000,
         }
+        answer = Answer(q, composed.found, composed.answer, composed.citations, timings,
+                        standalone=turn.text)
+        if self.llm is not None:
+            answer = self._generated(answer, query, composed, started,
+                                     condensed - started if history else 0.0, on_text)
         with self._lock:
             self.stats.questions += 1
-            self.stats.latencies_ms.append(timings["total"])
+            self.stats.latencies_ms.append(answer.timings_ms["total"])
             del self.stats.latencies_ms[:-1000]
-        return Answer(q, composed.found, composed.answer, composed.citations, timings,
-                      standalone=turn.text)
+        return answer
+
+    def _generated(self, answer: Answer, query: Query, composed: Composed, started: float,
+                   condense_s: float, on_text: Callable[[str], None] | None) -> Answer:
+        """The model's checked answer from the composed citations, or the extractive one with
+        the reason. The model is asked only when retrieval found the question covered."""
+        timings = answer.timings_ms
+        llm_ms = condense_s * 1000  # a follow-up was condensed by the model, not embedded
+        changes: dict = {}
+        if composed.found:
+            generated = self.llm.answer(answer.question, query.lang, composed.citations, on_text)
+            llm_ms += generated.ms
+            changes = {"removed": generated.removed, "fallback": generated.fallback}
+            if generated.fallback is None:
+                changes |= {"found": generated.found, "answer": generated.text, "mode": "llm"}
+        timings = {**timings, "embed": timings["embed"] - condense_s * 1000, "llm": llm_ms,
+                   "total": (time.perf_counter() - started) * 1000}
+        return replace(answer, timings_ms=timings, **changes)

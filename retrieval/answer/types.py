@@ -10,6 +10,16 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Another article carrying a cited passage's story (the same wire copy elsewhere)."""
+
+    doc: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     """A numbered source shown under an answer; ``snippet == file_text[start:end]``."""
 
@@ -24,6 +34,18 @@ class Citation:
     end: int
     score: float
     passage_id: int = field(default=0, compare=False)
+    # The same story in other articles (outlets republishing one agency's copy).
+    also_in: tuple[Source, ...] = ()
+    # The page of a paged document (a PDF) the snippet starts on; None for other documents.
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """A generated sentence that failed a claim check, and which check it failed."""
+
+    text: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +59,11 @@ class Answer:
     timings_ms: dict[str, float]
     # The question as understood in its conversation: what was searched. Empty = the question.
     standalone: str = ""
+    # "llm" when the answer was generated (and checked), "extractive" otherwise.
+    mode: str = "extractive"
+    removed: tuple[Removed, ...] = ()
+    # Why a configured model's answer is not the one shown (the extractive one is instead).
+    fallback: str | None = None
 
     def by_article(self) -> list[tuple[Citation, ...]]:
         """The citations grouped by article, in order of first citation: front ends show each
@@ -52,6 +79,7 @@ class Answer:
             d = asdict(c)
             d.pop("passage_id")
             d["score"] = round(d["score"], 4)
+            d["also_in"] = [asdict(source) for source in c.also_in]
             citations.append(d)
         return {
             "question": self.question,
@@ -60,4 +88,7 @@ class Answer:
             "answer": self.answer,
             "citations": citations,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+            "removed": [{"text": r.text, "reason": r.reason} for r in self.removed],
+            "fallback": self.fallback,
         }

@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from khabar.retrieval.errors import KhabarError, SettingsError
-from khabar.retrieval.index.store import DocMeta, FileState, PassageRow, StoredPassage
+from khabar.retrieval.index.store import (
+    DocMeta,
+    FileState,
+    PassageRow,
+    StoredArticle,
+    StoredPassage,
+)
 from khabar.retrieval.types import Document, Passage, Sentence
 
 if TYPE_CHECKING:
@@ -51,6 +57,14 @@ class IndexMismatchError(KhabarIndexError):
 
 class IndexLockedError(KhabarIndexError):
     pass
+
+
+class IndexDamagedError(KhabarIndexError):
+    pass
+
+
+class IndexWriteError(KhabarIndexError):
+    """The index cannot be written (not a folder, no permission, disk full)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +92,9 @@ class Manifest:
     # Vectors in the base file, and ids in the files whose passages are gone (tombstones).
     vectors_base: int | None = None
     vectors_stale: int = 0
+    # Local backend: size in bytes of each file of the generation directory besides this one,
+    # so a truncated or replaced file is found by a stat, without reading it.
+    files: dict[str, int] | None = None
 
     def vector_fields(self) -> dict:
         """The fields ``VectorIndex.describe`` wrote, for ``VectorIndex.load``."""
@@ -120,11 +137,15 @@ class StoreReader(Protocol):
     def counts(self) -> tuple[int, int]: ...
     def documents(self) -> list[DocMeta]: ...
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]: ...
+    def spellings(self, keys: Iterable[str]) -> dict[str, int]: ...
     def lexical(self, query_tokens: Iterable[str], limit: int) -> list[tuple[int, float]]: ...
     def passage_rows(self, ids: Sequence[int]) -> dict[int, PassageRow]: ...
     def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]: ...
     def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
     def sentences(self, passage_ids: Sequence[int]) -> list[Sentence]: ...
+    def language_centroids(self, dim: int) -> dict[str, np.ndarray]: ...
+    def passage_counts(self) -> dict[str, int]: ...
+    def article(self, path: str) -> StoredArticle | None: ...
     def iter_vectors(self, dim: int, batch: int = 4096, *,
                      since: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
     def close(self) -> None: ...
@@ -137,6 +158,7 @@ class StoreWriter(Protocol):
     generation: int
 
     def files(self) -> dict[str, FileState]: ...
+    def files_at(self, paths: Sequence[str]) -> dict[str, FileState]: ...
     def set_file(self, state: FileState) -> None: ...
     def documents_of(self, file: str) -> dict[str, str]: ...
     def delete_file(self, file: str) -> list[int]: ...
@@ -168,9 +190,17 @@ class Generation:
     store: StoreReader
     vectors: VectorSearch
 
+    _centroids: dict[str, np.ndarray] | None = None
+
     @property
     def number(self) -> int:
         return self.manifest.generation
+
+    def centroids(self) -> dict[str, np.ndarray]:
+        """The mean passage vector per article language, read once per generation."""
+        if self._centroids is None:
+            self._centroids = self.store.language_centroids(self.manifest.dim)
+        return self._centroids
 
     def close(self) -> None:
         self.store.close()
@@ -202,6 +232,12 @@ class IndexBackend(ABC):
     @abstractmethod
     def open(self, embedder_spec: str, dim: int | None = None) -> Generation:
         """The live generation, checked against the embedder."""
+
+    @abstractmethod
+    def damage(self, *, deep: bool = False) -> str | None:
+        """What is wrong with the live generation, or None (also when there is no index).
+        The quick check runs before every open and every indexing run (which repairs what it
+        finds by rebuilding); ``deep`` (``khabar index --check``) reads everything."""
 
     @abstractmethod
     def lock(self) -> AbstractContextManager[None]:

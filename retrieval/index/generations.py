@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING
 from khabar.retrieval.index.backend import (
     Generation,
     IndexBackend,
+    IndexDamagedError,
     IndexLockedError,
     IndexNotFoundError,
+    IndexWriteError,
     Manifest,
     check_compatible,
     write_durable,
@@ -107,6 +109,11 @@ class IndexDir(IndexBackend):
         return Manifest.read(self.root / name / "manifest.json") if name else None
 
     def open(self, embedder_spec: str, dim: int | None = None) -> Generation:
+        damage = self.damage()
+        if damage:
+            raise IndexDamagedError(
+                f"the index at {self.root} is damaged: {damage}; run `khabar index` to repair "
+                "it (it rebuilds from the articles)")
         name = self.current_name()
         if name is None:
             raise IndexNotFoundError(
@@ -116,15 +123,88 @@ class IndexDir(IndexBackend):
         path = self.root / name
         manifest = Manifest.read(path / "manifest.json")
         check_compatible(manifest, str(self.root), embedder_spec, dim, SCHEMA_VERSION)
-        store = Store(self.root / (manifest.store or ""), manifest.generation)
-        vectors = VectorIndex.load(path, **manifest.vector_fields())
+        try:
+            store = Store(self.root / (manifest.store or ""), manifest.generation)
+            vectors = VectorIndex.load(path, **manifest.vector_fields())
+        except (OSError, RuntimeError, sqlite3.DatabaseError) as exc:
+            raise IndexDamagedError(
+                f"the index at {self.root} is damaged: {name} cannot be read ({exc}); run "
+                "`khabar index` to repair it (it rebuilds from the articles)") from None
         return Generation(name, path, manifest, store, vectors)
+
+    def damage(self, *, deep: bool = False) -> str | None:
+        """What is wrong with the live generation, or None (also when there is no index, or
+        one of an older layout, which ``khabar index`` rebuilds anyway).
+
+        The quick check stats files and reads the manifest and the store's record of the live
+        generation; ``deep`` also checks the store's integrity, opens the vectors and compares
+        the counts, which reads everything.
+        """
+        store_name = self.current_store()
+        if store_name is None or not store_name.startswith(_STORE):
+            return None
+        store_path = self.root / store_name
+        if not store_path.is_file():
+            return f"{store_name}, named by CURRENT, is missing"
+        number = _committed(store_path)
+        if number is None:
+            return f"{store_name} is not a readable Khabar store"
+        path = self.path_of(number)
+        try:
+            manifest = Manifest.read(path / "manifest.json")
+        except FileNotFoundError:
+            return f"{path.name}, the live generation, is missing"
+        except (OSError, ValueError, TypeError) as exc:
+            return f"{path.name}/manifest.json is damaged ({type(exc).__name__})"
+        for name, size in (manifest.files or {}).items():
+            try:
+                found = (path / name).stat().st_size
+            except FileNotFoundError:
+                return f"{path.name}/{name} is missing"
+            if found != size:
+                return f"{path.name}/{name} is damaged ({found:,} bytes, {size:,} expected)"
+        return self._deep_damage(manifest, store_path, path) if deep else None
+
+    def _deep_damage(self, manifest: Manifest, store_path: Path, path: Path) -> str | None:
+        try:
+            db = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+            try:
+                verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                db.close()
+            if verdict != "ok":
+                return f"{store_path.name} fails SQLite's integrity check: {verdict}"
+            store = Store(store_path, manifest.generation)
+            try:
+                counts = store.counts()
+            finally:
+                store.close()
+            vectors = VectorIndex.load(path, **manifest.vector_fields())
+        except (OSError, RuntimeError, sqlite3.DatabaseError) as exc:
+            return f"{path.name} cannot be read ({exc})"
+        if counts != (manifest.documents, manifest.passages):
+            return (f"{store_path.name} holds {counts[0]} documents and {counts[1]} passages "
+                    f"for {path.name}, whose manifest says {manifest.documents} and "
+                    f"{manifest.passages}")
+        if vectors.size - vectors.stale != manifest.passages:
+            return (f"{path.name}'s vectors hold {vectors.size - vectors.stale} passages, the "
+                    f"store {manifest.passages}")
+        return None
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the single-writer lock; a second writer fails at once with who holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / _LOCK, "a+", encoding="utf-8") as fh:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = open(self.root / _LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (held below)
+        except (FileExistsError, NotADirectoryError):
+            raise IndexWriteError(f"the index path {self.root} is not a folder; point "
+                                  "KHABAR_INDEX_DIR (or --index) at a folder") from None
+        except PermissionError:
+            raise IndexWriteError(f"no permission to write the index folder {self.root}; "
+                                  "make it writable or point KHABAR_INDEX_DIR (or --index) "
+                                  "elsewhere") from None
+        with fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -183,7 +263,7 @@ class IndexDir(IndexBackend):
             schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim,
             generation=number, documents=documents, passages=passages,
             chunking=chunking, created=time.time(), store=store.path.name,
-            **vectors.describe(),
+            files=file_sizes(tmp), **vectors.describe(),
         ).write(tmp / "manifest.json")
         return self.place(store, tmp, number)
 
@@ -276,6 +356,12 @@ class IndexDir(IndexBackend):
                 p.unlink(missing_ok=True)
         current = self.current_store()
         return min((m.generation for m in manifests if m.store == current), default=None)
+
+
+def file_sizes(directory: Path) -> dict[str, int]:
+    """The sizes a manifest records of a generation directory's files (``Manifest.files``)."""
+    return {p.name: p.stat().st_size for p in sorted(directory.iterdir())
+            if p.name != "manifest.json"}
 
 
 def _gen_name(number: int) -> str:

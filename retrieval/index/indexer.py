@@ -8,20 +8,28 @@ Everything is written into a new generation that becomes live only when complete
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
+import sqlite3
+import stat
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from khabar.embeddings.base import Embedder
 from khabar.retrieval.errors import SeedsNotFoundError
-from khabar.retrieval.index.backend import IndexBackend, StoreWriter, check_compatible
+from khabar.retrieval.index.backend import (
+    IndexBackend,
+    IndexWriteError,
+    StoreWriter,
+    check_compatible,
+)
 from khabar.retrieval.index.store import FileState
 from khabar.retrieval.ingest.chunking import Chunker, embedding_text
 from khabar.retrieval.ingest.decoding import UnreadableFileError
@@ -31,12 +39,21 @@ from khabar.retrieval.types import Document, Passage
 log = logging.getLogger(__name__)
 # Texts per embedder call: enough to keep both cores busy, small enough to bound memory.
 _EMBED_BATCH_TEXTS = 256
+_REASON_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
+    """An entry left out of a run (or indexed with a warning), with a short reason that never
+    quotes the file's content."""
+
     path: str
     reason: str
+
+    @classmethod
+    def of(cls, path: str, reason: str) -> Skipped:
+        return cls(path, reason if len(reason) <= _REASON_CHARS else
+                   reason[:_REASON_CHARS - 1] + "…")
 
 
 @dataclass
@@ -55,6 +72,10 @@ class IndexReport:
     seconds: float = 0.0
     generation: str | None = None
     skipped: list[Skipped] = field(default_factory=list)
+    # Indexed, but something the user should know (a few undecodable bytes replaced).
+    warnings: list[Skipped] = field(default_factory=list)
+    # Damage found in the index and repaired by rebuilding it from the articles.
+    repaired: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +101,8 @@ class IndexReport:
             "passages": self.passages, "embedded_passages": self.embedded_passages,
             "seconds": round(self.seconds, 3), "generation": self.generation,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "warnings": [{"path": s.path, "reason": s.reason} for s in self.warnings],
+            "repaired": self.repaired,
         }
 
 
@@ -90,7 +113,6 @@ class _Changed:
     rel: str
     path: Path
     mtime_ns: int
-    known: bool
 
 
 @dataclass
@@ -114,8 +136,11 @@ class Indexer:
         self.chunker = chunker
         self.max_file_bytes = max_file_bytes
 
-    def run(self, seeds: Path, *, rebuild: bool = False,
-            progress: ProgressFn | None = None) -> IndexReport:
+    def run(self, seeds: Path, *, rebuild: bool = False, progress: ProgressFn | None = None,
+            only: Sequence[str] | None = None) -> IndexReport:
+        """Bring the index in line with ``seeds``; with ``only`` (paths relative to ``seeds``),
+        look at those files alone: what a new article costs is then its embedding, not a scan
+        of every file. An index that must be built or rebuilt is built from all of ``seeds``."""
         if not seeds.is_dir():
             raise SeedsNotFoundError(
                 f"seeds directory {seeds} does not exist; create it or pass --seeds DIR "
@@ -124,13 +149,29 @@ class Indexer:
         started = time.perf_counter()
         with self.index_dir.lock():
             self.index_dir.recover()
-            report = self._run(seeds, rebuild, progress or (lambda done, total: None))
+            try:
+                report = self._run(seeds, rebuild, progress or (lambda done, total: None),
+                                   only)
+            except (OSError, RuntimeError, sqlite3.OperationalError) as exc:
+                reason = _write_failure(exc)
+                if reason is None:
+                    raise
+                self.index_dir.recover()  # the unfinished build goes at once
+                raise IndexWriteError(
+                    f"cannot write the index at {self.index_dir.describe()}: {reason}. Free "
+                    "some space and run `khabar index` again; the previous index keeps "
+                    "answering.") from None
         report.seconds = time.perf_counter() - started
         return report
 
-    def _run(self, seeds: Path, rebuild: bool, progress: ProgressFn) -> IndexReport:
+    def _run(self, seeds: Path, rebuild: bool, progress: ProgressFn,
+             only: Sequence[str] | None = None) -> IndexReport:
         report = IndexReport()
-        manifest = None if rebuild else self.index_dir.manifest()
+        damage = self.index_dir.damage()
+        if damage:
+            log.warning("index_damaged_rebuilding", extra={"found": damage})
+            report.repaired.append(damage)
+        manifest = None if rebuild or damage else self.index_dir.manifest()
         schema = self.index_dir.schema
         if manifest is not None and (manifest.schema != schema or manifest.store is None):
             log.info("schema_changed_rebuilding", extra={"old": manifest.schema, "new": schema})
@@ -144,7 +185,10 @@ class Indexer:
                 manifest = None  # every passage would differ: start over
         store = self.index_dir.writer(manifest, self.embedder.dim)
         try:
-            changed, touched, removed = self._scan(seeds, store.files(), report)
+            if only is not None and manifest is not None:
+                changed, touched, removed = self._scan_only(seeds, only, store, report)
+            else:
+                changed, touched, removed = self._scan(seeds, store.files(), report)
             if not (changed or removed or touched) and manifest is not None:
                 report.documents, report.passages = manifest.documents, manifest.passages
                 report.generation = self.index_dir.current_name()
@@ -171,27 +215,77 @@ class Indexer:
     def _scan(self, seeds: Path, known: dict[str, FileState], report: IndexReport,
               ) -> tuple[list[_Changed], list[FileState], list[str]]:
         """Sort files into changed / only touched / removed; reads a file only when its size or
-        mtime moved, and keeps no file contents (memory stays flat on 10,000 files)."""
+        mtime moved, and keeps no file contents (memory stays flat on 10,000 files).
+
+        An entry that cannot be listed, statted or named is reported and counts as present:
+        what was indexed from it stays indexed until it is fixed or really removed.
+        """
         changed: list[_Changed] = []
         touched: list[FileState] = []
-        present: set[str] = set()
-        for rel, st in _article_files(seeds):
+        listing = _article_files(seeds)
+        report.skipped += listing.problems
+        present = {p.path for p in listing.problems}
+        present |= {rel for rel in known if rel.startswith(listing.unlistable)}
+        for rel, st in listing.files:
             present.add(rel)
             old = known.get(rel)
             if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
                 report.unchanged += 1
+                report.skipped += [Skipped.of(path, why) for path, why in old.problems]
                 continue
             if st.st_size > self.max_file_bytes:
-                report.skipped.append(Skipped(rel, f"larger than the {self.max_file_bytes:,}-byte "
-                                              "limit (KHABAR_MAX_FILE_BYTES)"))
+                report.skipped.append(Skipped.of(rel, f"larger than the {self.max_file_bytes:,}"
+                                                      "-byte limit (KHABAR_MAX_FILE_BYTES)"))
                 continue
             path = seeds / rel
-            if old and old.sha256 == _sha256(path.read_bytes()):
-                report.unchanged += 1
-                touched.append(FileState(rel, old.sha256, st.st_size, st.st_mtime_ns))
-                continue
-            changed.append(_Changed(rel, path, st.st_mtime_ns, old is not None))
+            if old:
+                try:
+                    same = old.sha256 == _sha256(path.read_bytes())
+                except OSError:
+                    same = False  # read again below, where the error is reported
+                if same:
+                    report.unchanged += 1
+                    report.skipped += [Skipped.of(p, why) for p, why in old.problems]
+                    touched.append(replace(old, size=st.st_size, mtime_ns=st.st_mtime_ns))
+                    continue
+            changed.append(_Changed(rel, path, st.st_mtime_ns))
         return changed, touched, sorted(set(known) - present)
+
+    def _scan_only(self, seeds: Path, only: Sequence[str], store: StoreWriter,
+                   report: IndexReport,
+                   ) -> tuple[list[_Changed], list[FileState], list[str]]:
+        """``_scan`` for the files named in ``only``: a missing one that was indexed is
+        removed; the others are sorted as ``_scan`` sorts them."""
+        known = store.files_at(only)
+        changed: list[_Changed] = []
+        touched: list[FileState] = []
+        removed: list[str] = []
+        for rel in dict.fromkeys(only):
+            path = seeds / rel
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                removed += [rel] if rel in known else []
+                continue
+            except OSError as exc:
+                report.skipped.append(Skipped.of(rel, _os_reason(exc, path.is_symlink())))
+                continue
+            old = known.get(rel)
+            if not stat.S_ISREG(st.st_mode) or not is_article(rel) or is_hidden(path.name):
+                report.skipped.append(Skipped.of(rel, "not an article file"))
+            elif old and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                report.unchanged += 1
+                report.skipped += [Skipped.of(p, why) for p, why in old.problems]
+            elif st.st_size > self.max_file_bytes:
+                report.skipped.append(Skipped.of(rel, f"larger than the {self.max_file_bytes:,}"
+                                                      "-byte limit (KHABAR_MAX_FILE_BYTES)"))
+            elif old and _same_bytes(old, path):
+                report.unchanged += 1
+                report.skipped += [Skipped.of(p, why) for p, why in old.problems]
+                touched.append(replace(old, size=st.st_size, mtime_ns=st.st_mtime_ns))
+            else:
+                changed.append(_Changed(rel, path, st.st_mtime_ns))
+        return changed, touched, removed
 
     def _index_files(self, store: StoreWriter, files: list[_Changed], report: IndexReport,
                      progress: ProgressFn) -> None:
@@ -207,18 +301,23 @@ class Indexer:
             try:
                 data = item.path.read_bytes()
                 extracted = read_articles(item.rel, data)
-            except (UnreadableFileError, OSError) as exc:
+            except UnreadableFileError as exc:
                 # The previous version (if any) stays indexed and the file is retried next run.
-                report.skipped.append(Skipped(item.rel, str(exc)))
+                report.skipped.append(Skipped.of(item.rel, str(exc)))
                 continue
-            report.skipped += [Skipped(path, reason) for path, reason in extracted.problems]
+            except OSError as exc:
+                report.skipped.append(Skipped.of(item.rel, _os_reason(exc)))
+                continue
+            report.skipped += [Skipped.of(path, why) for path, why in extracted.problems]
+            report.warnings += [Skipped.of(path, why) for path, why in extracted.warnings]
             old = store.documents_of(item.rel)
+            problems = list(extracted.problems)
             keep = {path for path, _ in extracted.problems}
             for doc in extracted.documents:
                 passages = list(self.chunker.passages(doc))
                 if not passages:
-                    report.skipped.append(Skipped(doc.path, "no article text found after "
-                                                            "cleaning"))
+                    problems.append((doc.path, "no article text found after cleaning"))
+                    report.skipped.append(Skipped.of(*problems[-1]))
                     continue
                 keep.add(doc.path)
                 digest = _content_hash(doc)
@@ -232,12 +331,15 @@ class Indexer:
                     batch, texts = [], 0
             for stale in old.keys() - keep:
                 store.delete_document(stale)
-            if keep or old:
-                store.set_file(FileState(item.rel, _sha256(data), len(data), item.mtime_ns))
-                if item.known:
-                    report.updated += 1
-                else:
-                    report.added += 1
+            if keep or old or problems:
+                # Problems are kept with the file's state, so an unchanged file that yields
+                # nothing is reported on every run until it is fixed or removed.
+                store.set_file(FileState(item.rel, _sha256(data), len(data), item.mtime_ns,
+                                         tuple(problems)))
+            if old:
+                report.updated += 1
+            elif keep - {path for path, _ in problems}:
+                report.added += 1
         self._flush(store, batch, report)
         progress(len(files), len(files))
 
@@ -275,6 +377,13 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _same_bytes(state: FileState, path: Path) -> bool:
+    try:
+        return state.sha256 == _sha256(path.read_bytes())
+    except OSError:
+        return False  # read again when indexed, where the error is reported
+
+
 def _content_hash(doc: Document) -> str:
     """What a document's passages and vectors depend on; equal hashes let them be carried."""
     blocks = [(b.start, b.end) for b in doc.blocks]
@@ -286,32 +395,110 @@ def _extra_sentences(p: Passage) -> int:
     return len(p.sentences) if len(p.sentences) > 1 else 0
 
 
-def _article_files(seeds: Path) -> list[tuple[str, os.stat_result]]:
-    """(relative path, stat) of the article files under ``seeds``, hidden ones left out; other
-    files are logged once per run and left alone.
+@dataclass
+class _Listing:
+    files: list[tuple[str, os.stat_result]] = field(default_factory=list)
+    problems: list[Skipped] = field(default_factory=list)
+    # Folders that could not be listed ("a/b/"): what was indexed under them is kept.
+    unlistable: tuple[str, ...] = ()
+
+
+def _article_files(seeds: Path) -> _Listing:
+    """The article files under ``seeds`` with their stat, hidden ones left out, and the entries
+    that could not be read as such (each with its reason); other files are logged once per run
+    and left alone.
 
     ``os.scandir`` hands back each entry's type with the listing, so a 10,000-file tree costs one
     ``stat`` a file and no path objects (pathlib's rglob was two thirds of an unchanged check).
+    Symbolic links to files are followed; links to folders are not (a loop would never end).
     """
-    found: list[tuple[str, os.stat_result]] = []
+    out = _Listing()
     ignored: list[str] = []
+    unlistable: list[str] = []
     pending = [""]
     while pending:
         rel_dir = pending.pop()
-        with os.scandir(seeds / rel_dir if rel_dir else seeds) as entries:
-            for entry in entries:
-                if is_hidden(entry.name):
-                    continue
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        try:
+            with os.scandir(seeds / rel_dir if rel_dir else seeds) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            if not rel_dir:
+                raise SeedsNotFoundError(f"cannot list the seeds directory {seeds}: "
+                                         f"{_os_reason(exc)}") from None
+            out.problems.append(Skipped.of(rel_dir + "/", f"cannot list this folder: "
+                                                          f"{_os_reason(exc)}"))
+            unlistable.append(rel_dir + "/")
+            continue
+        for entry in listed:
+            if is_hidden(entry.name):
+                continue
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(rel)
-                elif entry.is_file():
-                    if is_article(entry.name):
-                        found.append((rel, entry.stat()))
-                    else:
-                        ignored.append(entry.name)
+                    continue
+                if not is_article(entry.name):
+                    ignored.append(entry.name)
+                    continue
+                if not _utf8_name(rel):
+                    shown = rel.encode("utf-8", "surrogateescape").decode("utf-8",
+                                                                         "backslashreplace")
+                    out.problems.append(Skipped.of(shown, "the file name is not valid UTF-8; "
+                                                          "rename the file"))
+                    continue
+                st = entry.stat()
+            except OSError as exc:
+                out.problems.append(Skipped.of(rel, _os_reason(exc, entry.is_symlink())))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                ignored.append(entry.name)  # a link to a folder: not followed
+            elif stat.S_ISREG(st.st_mode):
+                out.files.append((rel, st))
+            else:
+                out.problems.append(Skipped.of(rel, "not a regular file"))
     if ignored:
         log.info("unknown_extensions_skipped",
                  extra={"count": len(ignored), "example": ignored[0],
                         "known": " ".join(ARTICLE_SUFFIXES)})
-    return sorted(found)
+    out.files.sort()
+    out.unlistable = tuple(unlistable)
+    return out
+
+
+_NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _write_failure(exc: BaseException) -> str | None:
+    """The reason, if ``exc`` says the disk is full (or a file size limit was reached), as
+    the OS, SQLite or FAISS word it; None for anything else (a bug, shown as such)."""
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        return os.strerror(exc.errno).lower()
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and ("full" in text or "disk i/o" in text):
+        return "no space left on the device (SQLite: " + str(exc) + ")"
+    if isinstance(exc, RuntimeError) and any(os.strerror(e).lower() in text for e in _NO_SPACE):
+        return "no space left on the device (FAISS could not write its file)"
+    return None
+
+
+def _utf8_name(name: str) -> bool:
+    """Whether a name read from the file system is valid UTF-8 (Python keeps invalid bytes as
+    lone surrogates, which nothing downstream can store or print)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _os_reason(exc: OSError, link: bool = False) -> str:
+    """A short, stable reason for an operating-system error on one entry."""
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(exc, FileNotFoundError):
+        return "broken symbolic link" if link else "disappeared while being indexed"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "a folder, not a file"
+    return exc.strerror or type(exc).__name__

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 from khabar.retrieval.index.backend import (
     Generation,
     IndexBackend,
+    IndexDamagedError,
     IndexLockedError,
     IndexNotFoundError,
     KhabarIndexError,
@@ -68,6 +69,7 @@ from khabar.retrieval.index.milvus_store import (
     Tables,
     create,
     quote,
+    visible,
 )
 
 if TYPE_CHECKING:
@@ -77,7 +79,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 1
+# 2: file problems, terms' lookup keys, language sums, passages' language and date.
+SCHEMA = 2
 # Generations kept: the live one and the one before, for questions in flight at the switch.
 _KEEP = 2
 _LEASE_S = 60.0
@@ -236,7 +239,48 @@ class MilvusIndex(IndexBackend):
             self._load(tables.name(table))
         return tables
 
+    def damage(self, *, deep: bool = False) -> str | None:
+        """What is wrong with the live generation: its record unreadable, a collection of its
+        store missing (dropped by hand); ``deep`` also counts its documents and passages
+        against its manifest. None when there is no index, or one of an older schema (which
+        ``khabar index`` rebuilds anyway)."""
+        try:
+            live = self._live()
+        except (ValueError, TypeError) as exc:
+            return f"a generation record in {self._control} is damaged ({type(exc).__name__})"
+        if live is None:
+            return None
+        number, record = live
+        try:
+            manifest = Manifest.from_dict(record["manifest"])
+        except (KeyError, TypeError) as exc:
+            return f"the record of gen-{number:06d} is damaged ({type(exc).__name__})"
+        if manifest.schema != SCHEMA:
+            return None
+        tables = Tables(self.client, self.prefix, manifest.store or "", "FLAT")
+        present = set(self.client.list_collections())
+        for table in TABLES:
+            if tables.name(table) not in present:
+                return f"the collection {tables.name(table)} of gen-{number:06d} is missing"
+        if not deep:
+            return None
+        tables = self._tables(manifest)
+        seen = visible(number)
+        counts = tuple(
+            int(tables.query(t, seen, ["count(*)"])[0]["count(*)"])
+            for t in ("documents", "passages"))
+        if counts != (manifest.documents, manifest.passages):
+            return (f"the collections of gen-{number:06d} hold {counts[0]} documents and "
+                    f"{counts[1]} passages, its manifest says {manifest.documents} and "
+                    f"{manifest.passages}")
+        return None
+
     def open(self, embedder_spec: str, dim: int | None = None) -> Generation:
+        damage = self.damage()
+        if damage:
+            raise IndexDamagedError(
+                f"the index in Milvus at {self.describe()} is damaged: {damage}; run `khabar "
+                "index` to repair it (it rebuilds from the articles)")
         live = self._live()
         if live is None:
             raise IndexNotFoundError(
@@ -315,7 +359,7 @@ class MilvusIndex(IndexBackend):
         of a writer killed before publishing."""
         records = self._records()
         self._drop_unused({r["manifest"]["store"] for _, r in records})
-        if records:
+        if records and self.damage() is None:  # a damaged store is rebuilt, not rolled back
             number, record = records[-1]
             self._tables(Manifest.from_dict(record["manifest"])).rollback(number)
 

@@ -1,15 +1,23 @@
 """The rows of a Milvus store: the same tables as the SQLite store, as Milvus collections.
 
-A store is six collections named ``<prefix>_<store>_<table>``:
+A store is eight collections named ``<prefix>_<store>_<table>``:
 
-    files       path, hash, size, mtime of each indexed file (the unchanged-file fast path)
+    files       path, hash, size, mtime of each indexed file (the unchanged-file fast path),
+                and what could not be used in it (reported again on every run)
     documents   path, file, content hash and metadata of each article
     texts       the article text in parts of ``TEXT_PART`` characters (a Milvus VARCHAR holds
                 65,535 bytes; an article may be a 20 MB file)
-    passages    offsets, normalised tokens (``norm``, the BM25 function's input), script,
-                token count, the dense vector, and the BM25 sparse vector Milvus derives
+    passages    offsets, normalised tokens (``norm``, the BM25 function's input), script, the
+                article's language and date (what ranking reads, without a join), token
+                count, the dense vector, and the BM25 sparse vector Milvus derives
     sentences   offsets, normalised tokens and vector of every passage sentence
     terms       passages per term (document frequencies), one row per term and generation
+    keys        the terms' lookup keys (``translit.lookup_keys``: how a name asked in one
+                script finds its spelling in another), a row per key and term, written when
+                the term first appears (kept, as in the local store; lookups join ``terms``)
+    languages   per article language, its passages and the sum of their vectors (the
+                language's centroid, which search centres on), one row per language and
+                generation
 
 Rows are versioned exactly as in the SQLite store (``retrieval.index.store``): each carries the
 generation that added it (``gen_from``) and the one that removed it (``gen_to``, ``ALIVE``
@@ -37,6 +45,7 @@ constant 2-dimensional vector that is never searched.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from collections import Counter, defaultdict
@@ -46,8 +55,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from khabar.retrieval.index.backend import KhabarIndexError
-from khabar.retrieval.index.store import DocMeta, FileState, PassageRow, StoredPassage
+from khabar.retrieval.index.store import (
+    DocMeta,
+    FileState,
+    PassageRow,
+    StoredArticle,
+    StoredPassage,
+)
 from khabar.retrieval.normalize import script, tokens
+from khabar.retrieval.translit import lookup_keys
 from khabar.retrieval.types import Document, Passage, Sentence
 
 if TYPE_CHECKING:
@@ -55,9 +71,10 @@ if TYPE_CHECKING:
 
 # ``gen_to`` of a live row: larger than any generation number.
 ALIVE = 2**62
-TABLES = ("files", "documents", "texts", "passages", "sentences", "terms")
+TABLES = ("files", "documents", "texts", "passages", "sentences", "terms", "keys",
+          "languages")
 # Tables whose rows a later generation may remove (the others go with their passage/document).
-VERSIONED = ("files", "documents", "passages", "terms")
+VERSIONED = ("files", "documents", "passages", "terms", "languages")
 TEXT_PART = 16_000
 _VARCHAR_BYTES = 65_535
 UNIT = [1.0, 0.0]
@@ -127,6 +144,7 @@ def _schema(client: MilvusClient, table: str, dim: int) -> Any:
         schema.add_field("sha256", DataType.VARCHAR, max_length=64)
         schema.add_field("size", DataType.INT64)
         schema.add_field("mtime_ns", DataType.INT64)
+        schema.add_field("problems", **text)
     elif table == "documents":
         schema.add_field("path", **text)
         schema.add_field("file", **text)
@@ -143,6 +161,8 @@ def _schema(client: MilvusClient, table: str, dim: int) -> Any:
         schema.add_field("norm", **text, enable_analyzer=True,
                          analyzer_params={"tokenizer": "standard"})
         schema.add_field("script", DataType.VARCHAR, max_length=16)
+        schema.add_field("lang", **text)
+        schema.add_field("date", **text)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
@@ -156,6 +176,14 @@ def _schema(client: MilvusClient, table: str, dim: int) -> Any:
     elif table == "terms":
         schema.add_field("term", **text)
         schema.add_field("df", DataType.INT64)
+    elif table == "keys":
+        schema.add_field("key", **text)
+        schema.add_field("term", **text)
+    elif table == "languages":
+        schema.add_field("lang", **text)
+        schema.add_field("passages", DataType.INT64)
+        # float64 running sums, base64: a float vector field would round them to float32
+        schema.add_field("vector_sum", **text)
     for name in gen:
         schema.add_field(name, DataType.INT64)
     if table not in ("passages", "sentences"):
@@ -165,7 +193,8 @@ def _schema(client: MilvusClient, table: str, dim: int) -> Any:
 
 # Scalar fields filtered on by value (not by primary key): indexed on servers.
 _LOOKUPS = {"files": ("path",), "documents": ("path", "file"), "texts": ("doc_id",),
-            "passages": ("doc_id",), "sentences": ("passage_id",), "terms": ("term",)}
+            "passages": ("doc_id",), "sentences": ("passage_id",), "terms": ("term",),
+            "keys": ("key",), "languages": ("lang",)}
 
 
 def create(client: MilvusClient, name: str, schema: Any, index_params: Any) -> None:
@@ -312,7 +341,7 @@ def bm25(norms: dict[int, str], terms: Sequence[str], df: dict[str, int], rows: 
 
 # What ranking and citing need of a passage: searches return it with their hits, so reading
 # a question's candidates costs no further round trip.
-_ROW = ["doc_id", "start", "end", "norm", "script"]
+_ROW = ["doc_id", "start", "end", "norm", "script", "lang", "date"]
 _REMEMBERED = 4096
 
 
@@ -385,8 +414,52 @@ class MilvusStore:
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         return [(pid, score) for pid, score in ranked[:limit] if score > 0]
 
+    def spellings(self, keys: Iterable[str]) -> dict[str, int]:
+        """The terms held under any of ``keys`` (``translit.lookup_keys``), with their df
+        (terms this generation does not hold are left out)."""
+        keys = sorted(set(keys))
+        if not keys:
+            return {}
+        terms = sorted({r["term"] for r in self.tables.query_in(
+            "keys", "key", keys, f"gen_from <= {self.generation}", ["term"])})
+        return self.document_frequencies(terms)
+
     def passage_rows(self, ids: Sequence[int]) -> dict[int, PassageRow]:
-        return {i: PassageRow(i, r["norm"], r["script"]) for i, r in self._rows_of(ids).items()}
+        return {i: PassageRow(i, r["norm"], r["script"], r["lang"] or None, r["date"] or None)
+                for i, r in self._rows_of(ids).items()}
+
+    def language_centroids(self, dim: int) -> dict[str, np.ndarray]:
+        """The mean passage vector of each article language (kept as running sums)."""
+        out = {}
+        for r in self.tables.query("languages", f"{self.seen} and passages > 0",
+                                   ["lang", "passages", "vector_sum"]):
+            total = _from_sum(r["vector_sum"])
+            if len(total) == dim:
+                out[r["lang"]] = (total / r["passages"]).astype(np.float32)
+        return out
+
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per document path, as this generation sees them."""
+        paths = {r["id"]: r["path"] for rows in self.tables.iterate(
+            "documents", self.seen, ["id", "path"]) for r in rows}
+        counts = Counter(r["doc_id"] for rows in self.tables.iterate(
+            "passages", self.seen, ["doc_id"]) for r in rows)
+        return {path: counts.get(doc_id, 0) for doc_id, path in paths.items()}
+
+    def article(self, path: str) -> StoredArticle | None:
+        """One document's metadata, text and passage spans, or None if it is not stored."""
+        rows = self.tables.query("documents", f"path == {quote(path)} and {self.seen}",
+                                 ["id", "path", "meta"])
+        if not rows:
+            return None
+        doc_id = rows[0]["id"]
+        parts = self.tables.query("texts", f"doc_id == {doc_id}", ["part", "text"])
+        spans = self.tables.query("passages", f"doc_id == {doc_id} and {self.seen}",
+                                  ["ordinal", "start", "end"])
+        return StoredArticle(_doc_meta(rows[0]),
+                             "".join(r["text"] for r in sorted(parts, key=lambda r: r["part"])),
+                             tuple((r["start"], r["end"])
+                                   for r in sorted(spans, key=lambda r: r["ordinal"])))
 
     def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
         rows = self._rows_of(ids)
@@ -447,6 +520,22 @@ class MilvusVectors:
         return [(int(h["id"]), float(h["distance"])) for h in hits]
 
 
+_FILE = ["path", "sha256", "size", "mtime_ns", "problems"]
+
+
+def _file_state(row: dict) -> FileState:
+    return FileState(row["path"], row["sha256"], row["size"], row["mtime_ns"],
+                     tuple(tuple(p) for p in json.loads(row["problems"] or "[]")))
+
+
+def _to_sum(total: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(total, dtype=np.float64).tobytes()).decode("ascii")
+
+
+def _from_sum(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.float64)
+
+
 def _doc_meta(row: dict) -> DocMeta:
     meta = row["meta"]
     return DocMeta(row["path"], meta.get("title"), meta.get("date"), meta.get("outlet"),
@@ -455,8 +544,8 @@ def _doc_meta(row: dict) -> DocMeta:
 
 class MilvusWriter:
     """The writing view of the next generation: reads the latest published rows, buffers what
-    it adds, marks what it removes, and keeps what publication records (counts, term deltas,
-    token total, id counters)."""
+    it adds, marks what it removes, and keeps what publication records (counts, term and
+    language deltas, token total, id counters)."""
 
     def __init__(self, tables: Tables, generation: int, next_ids: dict[str, int],
                  tokens_total: int) -> None:
@@ -468,6 +557,8 @@ class MilvusWriter:
         self._files_ended: set[str] = set()
         self._files_new: dict[str, FileState] = {}
         self._df: Counter[str] = Counter()
+        # Per language: the change in passages and in the float64 sum of their vectors.
+        self._langs: dict[str, tuple[int, np.ndarray]] = {}
         self._documents = 0
         self._passages = 0
 
@@ -479,10 +570,14 @@ class MilvusWriter:
         return self.next_ids[table]
 
     def files(self) -> dict[str, FileState]:
-        fields = ["path", "sha256", "size", "mtime_ns"]
-        return {r["path"]: FileState(r["path"], r["sha256"], r["size"], r["mtime_ns"])
-                for rows in self.tables.iterate("files", f"gen_to == {ALIVE}", fields)
+        return {r["path"]: _file_state(r)
+                for rows in self.tables.iterate("files", f"gen_to == {ALIVE}", _FILE)
                 for r in rows}
+
+    def files_at(self, paths: Sequence[str]) -> dict[str, FileState]:
+        """``files()`` for the given paths alone (a targeted run reads no other row)."""
+        return {r["path"]: _file_state(r) for r in self.tables.query_in(
+            "files", "path", list(dict.fromkeys(paths)), f"gen_to == {ALIVE}", _FILE)}
 
     def set_file(self, state: FileState) -> None:
         self._files_ended.add(state.path)
@@ -503,13 +598,17 @@ class MilvusWriter:
 
     def delete_document(self, path: str) -> list[int]:
         rows = self.tables.query("documents", f"path == {quote(path)} and gen_to == {ALIVE}",
-                                 ["id"])
+                                 ["id", "meta"])
         if not rows:
             return []
         doc_id = rows[0]["id"]
         passages = self.tables.query("passages", f"doc_id == {doc_id} and gen_to == {ALIVE}",
-                                     ["id", "norm", "length"])
+                                     ["id", "norm", "length", "vector"])
         ids = [r["id"] for r in passages]
+        if passages:
+            # the stored (float16-rounded) vectors, as the local store subtracts them
+            self._count_language(rows[0]["meta"].get("lang"),
+                                 np.asarray([r["vector"] for r in passages]), -1)
         self.tables.end("passages", ids, self.generation)
         self.tables.end("documents", [doc_id], self.generation)
         for r in passages:
@@ -548,7 +647,8 @@ class MilvusWriter:
             self._pending["passages"].append({
                 "id": pid, "doc_id": doc_id, "ordinal": p.ordinal, "start": p.start,
                 "end": p.end, "length": length, "norm": norm, "script": script(p.text[:200]),
-                "vector": _half(vec), "gen_from": g, "gen_to": ALIVE})
+                "lang": doc.lang or "", "date": doc.date or "", "vector": _half(vec),
+                "gen_from": g, "gen_to": ALIVE})
             for span in p.sentences:
                 self._pending["sentences"].append({
                     "id": self._take("sentences"), "passage_id": pid, "start": span.start,
@@ -557,11 +657,20 @@ class MilvusWriter:
                 s += 1
             self._df.update(set(norm.split()))
             self.tokens_total += length
+        self._count_language(doc.lang, np.asarray(passage_vectors), +1)
         self._documents += 1
         self._passages += len(ids)
         if sum(len(rows) for rows in self._pending.values()) >= _PENDING:
             self._send()
         return ids
+
+    def _count_language(self, lang: str | None, vectors: np.ndarray, sign: int) -> None:
+        """Add (``sign`` +1) or remove (-1) passages' vectors from their language's delta."""
+        if lang is None or not len(vectors):
+            return
+        total = np.asarray(vectors, dtype=np.float64).sum(axis=0) * sign
+        count, delta = self._langs.get(lang, (0, np.zeros_like(total)))
+        self._langs[lang] = (count + len(vectors) * sign, delta + total)
 
     def _send(self) -> None:
         for table in ("documents", "texts", "passages", "sentences", "files"):
@@ -585,8 +694,9 @@ class MilvusWriter:
         for state in self._files_new.values():
             self._pending["files"].append({
                 "id": self._take("files"), "path": state.path, "sha256": state.sha256,
-                "size": state.size, "mtime_ns": state.mtime_ns, "gen_from": g,
-                "gen_to": ALIVE, "unit": UNIT})
+                "size": state.size, "mtime_ns": state.mtime_ns,
+                "problems": json.dumps([list(p) for p in state.problems], ensure_ascii=False),
+                "gen_from": g, "gen_to": ALIVE, "unit": UNIT})
         self._send()
         changed = sorted(t for t, n in self._df.items() if n)
         old = {r["term"]: r for r in self.tables.query_in(
@@ -599,4 +709,30 @@ class MilvusWriter:
                 rows.append({"id": self._take("terms"), "term": t, "df": df, "gen_from": g,
                              "gen_to": ALIVE, "unit": UNIT})
         self.tables.insert("terms", rows)
+        self.tables.insert("keys", [
+            {"id": self._take("keys"), "key": k, "term": t, "gen_from": g, "unit": UNIT}
+            for t in changed if t not in old and self._df[t] > 0 for k in sorted(lookup_keys(t))])
+        self._finish_languages()
         self.tables.flush()
+
+    def _finish_languages(self) -> None:
+        """End the changed languages' rows and insert their new sums."""
+        g = self.generation
+        changed = sorted(self._langs)
+        old = {r["lang"]: r for r in self.tables.query_in(
+            "languages", "lang", changed, f"gen_to == {ALIVE}",
+            ["id", "lang", "passages", "vector_sum"])}
+        self.tables.end("languages", [r["id"] for r in old.values()], g)
+        rows = []
+        for lang in changed:
+            count, total = self._langs[lang]
+            if lang in old:
+                before = _from_sum(old[lang]["vector_sum"])
+                if len(before) == len(total):
+                    total = total + before
+                    count += old[lang]["passages"]
+            if count > 0:
+                rows.append({"id": self._take("languages"), "lang": lang, "passages": count,
+                             "vector_sum": _to_sum(total), "gen_from": g, "gen_to": ALIVE,
+                             "unit": UNIT})
+        self.tables.insert("languages", rows)

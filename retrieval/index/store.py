@@ -22,6 +22,7 @@ own tokenizer only splits on spaces.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,9 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from khabar.retrieval.normalize import script, tokens
+from khabar.retrieval.translit import lookup_keys
 from khabar.retrieval.types import Document, Passage, Sentence
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 # Vectors are stored as float16: cosine scores move by ~1e-4 and the store is half the size.
 _VECTOR_DTYPE = np.float16
 
@@ -59,6 +61,7 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
+    problems TEXT NOT NULL DEFAULT '[]',
     gen_from INTEGER NOT NULL,
     gen_to INTEGER
 );
@@ -108,6 +111,22 @@ CREATE TABLE IF NOT EXISTS terms (
     term TEXT PRIMARY KEY,
     df INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Consonant skeletons and Arabic-script folds of the terms (``retrieval.translit``): how a
+-- name asked in one script finds its spelling in another (Putin -> بوتين, پوتین). Rows of
+-- terms no longer held stay until the terms come back; lookups join ``terms``.
+CREATE TABLE IF NOT EXISTS skeletons (
+    skeleton TEXT NOT NULL,
+    term TEXT NOT NULL,
+    PRIMARY KEY (skeleton, term)
+) WITHOUT ROWID;
+-- Per article language, the number of passages and the sum of their vectors: the language's
+-- centroid, against which search measures how much a passage stands out for a question
+-- (``retrieval.search``). Kept as running sums so a small addition does not read them all.
+CREATE TABLE IF NOT EXISTS languages (
+    lang TEXT PRIMARY KEY,
+    passages INTEGER NOT NULL,
+    vector_sum BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     norm, content='passages', content_rowid='id', tokenize='unicode61 remove_diacritics 0'
 );
@@ -122,12 +141,14 @@ END;
 
 @dataclass(frozen=True, slots=True)
 class FileState:
-    """What the store knows of an indexed file, for the unchanged-file fast path."""
+    """What the store knows of an indexed file, for the unchanged-file fast path, and what
+    could not be used in it (document path, reason), reported again on every run."""
 
     path: str
     sha256: str
     size: int
     mtime_ns: int
+    problems: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +178,23 @@ class StoredPassage:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """A document's stored text with its passages' spans, for showing a citation in context."""
+
+    doc: DocMeta
+    text: str
+    passages: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PassageRow:
     """What ranking needs of a candidate passage: no metadata, no article text."""
 
     id: int
     norm: str
     script: str
+    lang: str | None = None
+    date: str | None = None
 
 
 def _visible(alias: str, generation: int) -> str:
@@ -204,15 +236,30 @@ class Store:
 
     def files(self) -> dict[str, FileState]:
         rows = self.db.execute(
-            "SELECT path, sha256, size, mtime_ns FROM files WHERE gen_to IS NULL")
-        return {r[0]: FileState(*r) for r in rows}
+            "SELECT path, sha256, size, mtime_ns, problems FROM files WHERE gen_to IS NULL")
+        return {r[0]: FileState(r[0], r[1], r[2], r[3],
+                                tuple(tuple(p) for p in json.loads(r[4]))) for r in rows}
+
+    def files_at(self, paths: Sequence[str]) -> dict[str, FileState]:
+        """``files()`` for the given paths alone (a targeted run reads no other row)."""
+        out: dict[str, FileState] = {}
+        for path in dict.fromkeys(paths):
+            row = self.db.execute(
+                "SELECT path, sha256, size, mtime_ns, problems FROM files"
+                " WHERE path = ? AND gen_to IS NULL", (path,)).fetchone()
+            if row:
+                out[path] = FileState(row[0], row[1], row[2], row[3],
+                                      tuple(tuple(p) for p in json.loads(row[4])))
+        return out
 
     def set_file(self, state: FileState) -> None:
         """Record what a file looked like when indexed, so the next scan can skip it."""
         self._drop_file_state(state.path)
         self.db.execute(
-            "INSERT INTO files (path, sha256, size, mtime_ns, gen_from) VALUES (?, ?, ?, ?, ?)",
-            (state.path, state.sha256, state.size, state.mtime_ns, self.generation),
+            "INSERT INTO files (path, sha256, size, mtime_ns, problems, gen_from)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (state.path, state.sha256, state.size, state.mtime_ns,
+             json.dumps([list(p) for p in state.problems], ensure_ascii=False), self.generation),
         )
 
     def _drop_file_state(self, path: str) -> None:
@@ -239,8 +286,12 @@ class Store:
                               (path,)).fetchone()
         if row is None:
             return []
-        ids = [r[0] for r in self.db.execute(
-            "SELECT id FROM passages WHERE doc_id = ? AND gen_to IS NULL", row)]
+        rows = self.db.execute(
+            "SELECT p.id, p.vector, d.lang FROM passages p JOIN documents d ON d.id = p.doc_id"
+            " WHERE p.doc_id = ? AND p.gen_to IS NULL", row).fetchall()
+        ids = [r[0] for r in rows]
+        if rows:
+            self._count_language(rows[0][2], np.vstack([_from_blob(r[1]) for r in rows]), -1)
         self.db.execute("UPDATE passages SET gen_to = ? WHERE doc_id = ? AND gen_to IS NULL",
                         (self.generation, row[0]))
         self.db.execute("UPDATE documents SET gen_to = ? WHERE id = ?", (self.generation, row[0]))
@@ -287,7 +338,23 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?)", rows
             )
         self._count_terms(norms, +1)
+        self._count_language(doc.lang, np.asarray(passage_vectors), +1)
         return ids
+
+    def _count_language(self, lang: str | None, vectors: np.ndarray, sign: int) -> None:
+        """Add (``sign`` +1) or remove (-1) passages' vectors from their language's sum."""
+        if lang is None or not len(vectors):
+            return
+        row = self.db.execute("SELECT passages, vector_sum FROM languages WHERE lang = ?",
+                              (lang,)).fetchone()
+        total = np.asarray(vectors, dtype=np.float64).sum(axis=0) * sign
+        count = len(vectors) * sign
+        if row is not None and len(row[1]) == total.nbytes:
+            total += np.frombuffer(row[1], dtype=np.float64)
+            count += row[0]
+        self.db.execute("INSERT INTO languages (lang, passages, vector_sum) VALUES (?, ?, ?)"
+                        " ON CONFLICT(lang) DO UPDATE SET passages = excluded.passages,"
+                        " vector_sum = excluded.vector_sum", (lang, count, total.tobytes()))
 
     def _count_terms(self, norms: Iterable[str], sign: int) -> None:
         """Add (``sign`` +1) or remove (-1) passages' distinct terms from the df table."""
@@ -300,6 +367,9 @@ class Store:
         if sign < 0:
             self.db.executemany("DELETE FROM terms WHERE term = ? AND df <= 0",
                                 ((t,) for t in counts))
+        else:
+            self.db.executemany("INSERT OR IGNORE INTO skeletons (skeleton, term) VALUES (?, ?)",
+                                ((k, t) for t in counts for k in lookup_keys(t)))
 
     def commit(self) -> None:
         """Publish this generation: its rows and the store's record of the live generation
@@ -401,14 +471,32 @@ class Store:
                                list(terms))
         return {r[0]: int(r[1]) for r in rows}
 
+    def spellings(self, keys: Iterable[str]) -> dict[str, int]:
+        """The terms held under any of ``keys`` (``translit.lookup_keys``), with their df."""
+        keys = sorted(set(keys))
+        if not keys:
+            return {}
+        rows = self.db.execute(
+            "SELECT DISTINCT t.term, t.df FROM skeletons s JOIN terms t ON t.term = s.term"
+            f" WHERE s.skeleton IN ({_marks(keys)})", keys)
+        return {r[0]: int(r[1]) for r in rows}
+
     def passage_rows(self, ids: Sequence[int]) -> dict[int, PassageRow]:
         """Ranking data of those ``ids`` this generation sees (others are left out)."""
         if not ids:
             return {}
         rows = self.db.execute(
-            f"SELECT id, norm, script FROM passages p WHERE id IN ({_marks(ids)}) AND {self._seen}",
+            "SELECT p.id, p.norm, p.script, d.lang, d.date FROM passages p"
+            f" JOIN documents d ON d.id = p.doc_id WHERE p.id IN ({_marks(ids)}) AND {self._seen}",
             list(ids))
         return {r[0]: PassageRow(*r) for r in rows}
+
+    def language_centroids(self, dim: int) -> dict[str, np.ndarray]:
+        """The mean passage vector of each article language (kept as running sums)."""
+        rows = self.db.execute("SELECT lang, passages, vector_sum FROM languages"
+                               " WHERE passages > 0")
+        return {r[0]: (np.frombuffer(r[2], dtype=np.float64) / r[1]).astype(np.float32)
+                for r in rows if len(r[2]) == 8 * dim}
 
     def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
         """Those ``ids`` this generation sees, with their articles."""
@@ -456,3 +544,27 @@ class Store:
             f" WHERE {_visible('d', self.generation)} ORDER BY path"
         )
         return [DocMeta(*r) for r in rows]
+
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per document path, as this generation sees them."""
+        rows = self.db.execute(
+            "SELECT d.path, count(p.id) FROM documents d LEFT JOIN passages p"
+            f" ON p.doc_id = d.id AND {self._seen} WHERE {_visible('d', self.generation)}"
+            " GROUP BY d.id"
+        )
+        return dict(rows.fetchall())
+
+    def article(self, path: str) -> StoredArticle | None:
+        """One document's metadata, text and passage spans, or None if it is not stored."""
+        row = self.db.execute(
+            "SELECT id, path, title, date, outlet, url, lang, text FROM documents d"
+            f" WHERE path = ? AND {_visible('d', self.generation)}",
+            (path,),
+        ).fetchone()
+        if row is None:
+            return None
+        spans = self.db.execute(
+            f"SELECT start, end FROM passages p WHERE doc_id = ? AND {self._seen} ORDER BY ordinal",
+            (row[0],)
+        )
+        return StoredArticle(DocMeta(*row[1:7]), row[7], tuple(map(tuple, spans)))

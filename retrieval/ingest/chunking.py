@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from khabar.retrieval.types import Document, Passage, Span
+from khabar.retrieval.types import PAGE_BREAK, Document, Passage, Span
 
 # A sentence ends at . ! ? ؟ or … (possibly doubled), optionally followed by closing quotes or
 # brackets, and then whitespace. Requiring the whitespace keeps "2.5" and "U.S." whole.
@@ -51,7 +51,8 @@ def _append_stripped(spans: list[Span], text: str, start: int, end: int) -> None
 
 # Blocks shorter than this (headlines, datelines, captions) are not passages of their own: a
 # three-word line matches queries on surface form alone and crowds out the paragraph that holds
-# the answer. They join the block that follows them when nothing but whitespace lies between.
+# the answer. They join the block that follows them when nothing but whitespace lies between,
+# and never across a page break, so a passage, and each citation, lies on one page.
 SHORT_BLOCK = 200
 
 
@@ -60,7 +61,8 @@ def merge_short_blocks(text: str, blocks: tuple[Span, ...]) -> list[Span]:
     pending: Span | None = None
     for block in blocks:
         if pending is not None:
-            if text[pending.end:block.start].strip():
+            between = text[pending.end:block.start]
+            if between.strip() or PAGE_BREAK in between:
                 merged.append(pending)
             else:
                 block = Span(pending.start, block.end)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date
 
+from khabar.retrieval.dates import parse_date
 from khabar.retrieval.normalize import detect_lang
 from khabar.retrieval.types import Document, Span
 
@@ -40,7 +40,20 @@ _CHROME = re.compile(
     r"|لن\s+يتم\s+نشر\s+عنوان\s+بريدك.*|share|print|طباعة|مشاركة)\s*$",
     re.IGNORECASE,
 )
-_SOURCE = re.compile(r"^(?:المصدر|مصدر|منبع|source)\s*[:：]\s*(.+)$", re.IGNORECASE)
+# Metadata lines of scraper exports and front matter ("Title: ...", "المصدر: ...", "تاریخ:
+# ...", YAML "date: ..."): read as metadata wherever they stand, never kept as article text.
+_FIELD_LABELS = {
+    "title": ("title", "headline", "العنوان", "عنوان", "تيتر", "تیتر"),
+    "date": ("date", "published", "pubdate", "تاريخ النشر", "التاريخ", "تاريخ", "تاریخ",
+             "تاریخ انتشار"),
+    "outlet": ("source", "outlet", "publisher", "site", "المصدر", "مصدر", "منبع"),
+    "url": ("url", "link", "canonical_url", "الرابط", "رابط", "لینک", "نشانی", "پیوند"),
+    "author": ("author", "by", "الكاتب", "كاتب", "نویسنده"),
+}
+_FIELD_NAME = {label: field for field, labels in _FIELD_LABELS.items() for label in labels}
+_FIELD = re.compile(
+    r"^(?P<label>" + "|".join(sorted(map(re.escape, _FIELD_NAME), key=len, reverse=True))
+    + r")\s*[:：]\s*(?P<value>\S.{0,300})$", re.IGNORECASE)
 _TAGS = re.compile(
     r"^(?:كلمات\s+دلالية|الكلمات\s+المفتاحية|وسوم|برچسب(?:\u200c?ها)?|کلیدواژه(?:\u200c?ها)?|tags)"
     r"\s*[:：]",
@@ -60,60 +73,10 @@ _BULLET = re.compile(r"^[•·▪●◦\-*]\s")
 _TEASER_END = ("…", "...")
 _WORD = re.compile(r"\w+")
 
-_MONTHS = {
-    # English
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
-    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
-    # Arabic (Egyptian / Gulf names)
-    "يناير": 1, "فبراير": 2, "مارس": 3, "أبريل": 4, "ابريل": 4, "إبريل": 4, "مايو": 5,
-    "يونيو": 6, "يونيه": 6, "يوليو": 7, "يوليه": 7, "أغسطس": 8, "اغسطس": 8, "سبتمبر": 9,
-    "أكتوبر": 10, "اكتوبر": 10, "نوفمبر": 11, "ديسمبر": 12,
-    # Arabic (Levantine names)
-    "كانون الثاني": 1, "شباط": 2, "آذار": 3, "نيسان": 4, "أيار": 5, "حزيران": 6, "تموز": 7,
-    "آب": 8, "أيلول": 9, "تشرين الأول": 10, "تشرين الثاني": 11, "كانون الأول": 12,
-    # Persian names of Gregorian months
-    "ژانویه": 1, "فوریه": 2, "آوریل": 4, "مه": 5, "ژوئن": 6, "ژوئیه": 7, "اوت": 8,
-    "سپتامبر": 9, "اکتبر": 10, "نوامبر": 11, "دسامبر": 12,
-}
-_MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
-_DIGIT_TABLE = str.maketrans(
-    {chr(0x0660 + i): str(i) for i in range(10)} | {chr(0x06F0 + i): str(i) for i in range(10)}
-)
-_ISO = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
-_DMY = re.compile(
-    rf"(?<!\d)(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?:من\s+)?({_MONTH_ALT})\s*,?\s*(\d{{4}})(?!\d)",
-    re.IGNORECASE,
-)
-_MDY = re.compile(
-    rf"({_MONTH_ALT})\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(\d{{4}})(?!\d)", re.IGNORECASE
-)
-
 _HEADER_LINES = 4
 _PARAGRAPH_WORDS = 6
 _LONG_WORDS = 30
 _TITLE_MAX_CHARS = 160
-
-
-def parse_date(text: str) -> str | None:
-    """The first full calendar date in ``text`` as ISO ``YYYY-MM-DD``, else None.
-
-    A day and month without a year ("7 نوامبر") is not a date we can state, so it yields None.
-    """
-    text = text.translate(_DIGIT_TABLE)
-    candidates: list[tuple[int, int, int, int]] = []
-    for m in _ISO.finditer(text):
-        candidates.append((m.start(), int(m[1]), int(m[2]), int(m[3])))
-    for m in _DMY.finditer(text):
-        candidates.append((m.start(), int(m[3]), _MONTHS[m[2].lower()], int(m[1])))
-    for m in _MDY.finditer(text):
-        candidates.append((m.start(), int(m[3]), _MONTHS[m[1].lower()], int(m[2])))
-    for _, y, mo, d in sorted(candidates):
-        if 1900 <= y <= 2100:
-            try:
-                return date(y, mo, d).isoformat()
-            except ValueError:
-                continue
-    return None
 
 
 @dataclass
@@ -187,6 +150,18 @@ def _is_paragraph(line: str) -> bool:
     return words >= _LONG_WORDS or (ended and words >= _PARAGRAPH_WORDS)
 
 
+def _field(name: str, value: str, meta: Metadata) -> None:
+    """Take a metadata line's value; what the format itself gave (``known``) wins."""
+    if name == "outlet":
+        _source(value, meta)
+    elif name == "title":
+        meta.title = meta.title or value
+    elif name == "date":
+        meta.date = meta.date or parse_date(value)
+    elif name == "url":
+        meta.url = meta.url or value
+
+
 def _source(value: str, meta: Metadata) -> None:
     url = _URL.search(value)
     if url:
@@ -221,9 +196,9 @@ def parse(path: str, text: str, known: Metadata | None = None) -> Document:
                 continue
             span = Span(span.start + marker.end(), span.end)
             line = rest
-        source = _SOURCE.match(line)
-        if source:
-            _source(source.group(1).strip(), meta)
+        field = _FIELD.match(line)
+        if field:
+            _field(_FIELD_NAME[field["label"].lower()], field["value"].strip(" \"'"), meta)
             blocks.interrupt()
             continue
         if _TAGS.match(line):

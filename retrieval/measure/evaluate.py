@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from khabar.retrieval.answer.checks import citations, split_sentences
 from khabar.retrieval.answer.compose import AnswerOptions
+from khabar.retrieval.answer.llm import LLM
 from khabar.retrieval.answer.service import AnswerService
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.engine import Khabar
@@ -31,6 +33,9 @@ VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
     "dense": (SearchOptions(mode="dense"), AnswerOptions()),
     "lexical": (SearchOptions(mode="lexical"), AnswerOptions()),
     "hybrid-1sent": (SearchOptions(mode="hybrid"), AnswerOptions(max_sentences=1)),
+    "no-translit": (SearchOptions(mode="hybrid", transliterate=False),
+                    AnswerOptions(transliterate=False)),
+    "no-center": (SearchOptions(mode="hybrid", center_languages=False), AnswerOptions()),
 }
 EVAL_K = 10
 
@@ -86,6 +91,23 @@ class _Tally:
     abstained: int = 0
     latencies: list[float] = field(default_factory=list)
     embeds: list[float] = field(default_factory=list)
+    # Generated answers (``--llm``): citations made and those whose passage holds an accepted
+    # answer; sentences generated and removed by the checks; questions the model was asked and
+    # those answered extractively instead.
+    cited: int = 0
+    cited_key: int = 0
+    sentences: int = 0
+    removed: int = 0
+    asked: int = 0
+    fallbacks: int = 0
+
+    def llm_row(self) -> dict[str, float | int | None]:
+        def share(x: float, n: int) -> float | None:
+            return round(x / n, 3) if n else None
+
+        return {"llm_asked": self.asked, "cite_precision": share(self.cited_key, self.cited),
+                "removed_rate": share(self.removed, self.sentences),
+                "fallback_rate": share(self.fallbacks, self.asked)}
 
     def row(self) -> dict[str, float | int | None]:
         def share(x: float, n: int) -> float | None:
@@ -136,7 +158,8 @@ def question_files(set_dir: Path, questions: str | None) -> list[Path]:
 
 def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
                   search_options: SearchOptions, answer_options: AnswerOptions,
-                  progress: Callable[[int, int], None] | None = None) -> Khabar:
+                  progress: Callable[[int, int], None] | None = None,
+                  llm: LLM | None = None) -> Khabar:
     """``engine``'s embedder and passage settings over the set's corpus, indexed incrementally
     into a cache keyed by everything that shapes its passages and vectors."""
     corpus = set_dir / "corpus"
@@ -153,7 +176,7 @@ def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
                     chunk_overlap=engine.chunker.overlap_chars,
                     search_options=search_options,
                     answer_options=answer_options,
-                    max_question_chars=engine.max_question_chars)
+                    max_question_chars=engine.max_question_chars, llm=llm)
     cached.index(progress=progress)
     return cached
 
@@ -185,9 +208,10 @@ def _asked(q: Question, mode: str) -> tuple[str, tuple[str, ...]]:
 
 
 def evaluate(service: AnswerService, questions: Iterable[Question],
-             history: str = "context") -> dict[str, dict]:
+             history: str = "context", llm: bool = False) -> dict[str, dict]:
     """Ask every question; returns metric rows keyed by ``all``, by question language and by
-    question kind (``kind:...``) where the set gives kinds."""
+    question kind (``kind:...``) where the set gives kinds. With ``llm``, rows also say how
+    generated answers fared (``_count_generated``)."""
     if history not in HISTORY_MODES:
         raise EvalSetError(f"Invalid history mode: {history!r}. "
                            f"Choose from {', '.join(HISTORY_MODES)}.")
@@ -203,6 +227,8 @@ def evaluate(service: AnswerService, questions: Iterable[Question],
             t = tallies[key]
             t.latencies.append(answer.timings_ms["total"])
             t.embeds.append(bare)
+            if llm:
+                _count_generated(t, q, answer)
             if not q.answerable:
                 t.unanswerable += 1
                 t.abstained += not answer.found
@@ -218,16 +244,40 @@ def evaluate(service: AnswerService, questions: Iterable[Question],
             t.snip3 += any(contains(c.snippet, a) for c in answer.citations[:3] for a in q.answers)
             t.false_abstain += not answer.found
     order = sorted(tallies, key=lambda k: (k != "all", k.startswith("kind:"), k))
-    return {k: tallies[k].row() for k in order}
+    return {k: tallies[k].row() | (tallies[k].llm_row() if llm else {}) for k in order}
+
+
+def _count_generated(t: _Tally, q: Question, answer: Answer) -> None:
+    """Tally one answer of an ``--llm`` run. The model was asked when the answer is generated
+    or fell back; citation precision counts each ``[n]`` in an answer to an answerable
+    question, and is right when citation n's snippet holds an accepted answer."""
+    if answer.mode != "llm" and answer.fallback is None:
+        return
+    t.asked += 1
+    t.fallbacks += answer.fallback is not None
+    t.removed += len(answer.removed)
+    t.sentences += len(answer.removed) + (
+        len(split_sentences(answer.answer)) if answer.mode == "llm" and answer.found else 0)
+    if answer.mode != "llm" or not answer.found or not q.answerable:
+        return
+    snippets = {c.n: c.snippet for c in answer.citations}
+    for sentence in split_sentences(answer.answer):
+        for n in citations(sentence):
+            t.cited += 1
+            t.cited_key += any(contains(snippets.get(n, ""), a) for a in q.answers)
 
 
 COLUMNS = ["n", "doc@1", "doc@3", "doc@10", "mrr@10", "ans@answer", "ans@snip3",
            "false_abstain", "unanswerable", "abstain", "p50_ms", "p95_ms", "embed_p50_ms"]
 
 
+LLM_COLUMNS = ["llm_asked", "cite_precision", "removed_rate", "fallback_rate"]
+
+
 def table(rows: dict[str, dict]) -> str:
-    header = ["lang", *COLUMNS]
-    lines = [header] + [[k] + ["-" if r[c] is None else str(r[c]) for c in COLUMNS]
+    columns = COLUMNS + [c for c in LLM_COLUMNS if any(c in r for r in rows.values())]
+    header = ["lang", *columns]
+    lines = [header] + [[k] + ["-" if r[c] is None else str(r[c]) for c in columns]
                         for k, r in rows.items()]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(v.rjust(w) for v, w in zip(line, widths, strict=True))

@@ -1,0 +1,1 @@
+"""``khabar serve``: the HTTP API (native and OpenAI-compatible) and the web chat page."""

@@ -1,0 +1,162 @@
+"""The HTTP routes: parse, check the caller, call ``Serving``, respond. No logic beyond that.
+
+``/v1/*`` needs a bearer key when ``KHABAR_API_KEYS`` is set; questions also count against the
+caller's rate limit. The probes, the metrics and the page itself are open (the page asks for a
+key when the API wants one).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from khabar.bot.ratelimit import RateLimiter
+from khabar.bot.serve import metrics
+from khabar.bot.serve.errors import ApiError
+from khabar.bot.serve.protocol import (
+    AnswerOut,
+    ArticleOut,
+    AskRequest,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ErrorOut,
+    HealthOut,
+    ModelList,
+    ReadyOut,
+    SourcesOut,
+)
+from khabar.bot.serve.serving import Serving, chunks, completion
+
+_bearer = HTTPBearer(auto_error=False, description="One of the keys in KHABAR_API_KEYS")
+_ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 413, 429, 503)}
+# The page's own script and styles are inline and it loads nothing else: the policy says so.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+                               "style-src 'unsafe-inline'; img-src 'self' data:",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_PAGE = resources.files("khabar.bot.serve").joinpath("static/index.html").read_text("utf-8")
+
+
+# The dependencies are coroutines: they do no I/O, and FastAPI would hand a plain function to a
+# worker thread (a hop per request, and the rate limiter is not thread-safe).
+async def serving(request: Request) -> Serving:
+    return request.state.serving
+
+
+ServingDep = Annotated[Serving, Depends(serving)]
+
+
+async def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """Who is calling: an API key's number (never the key), or the client's address when the
+    server runs without keys (loopback only)."""
+    keys: tuple[str, ...] = request.state.keys
+    if not keys:
+        who = request.client.host if request.client else "-"
+    else:
+        given = (credentials.credentials if credentials else "").encode()
+        who = next((f"key{i}" for i, key in enumerate(keys, 1)
+                    if hmac.compare_digest(given, key.encode())), "")
+        if not who:
+            raise ApiError(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                           {"WWW-Authenticate": "Bearer"})
+    request.state.caller = who
+    return who
+
+
+async def question_quota(request: Request, who: Annotated[str, Depends(caller)]) -> None:
+    """Count a question against the caller's limit (KHABAR_SERVE_RATE_LIMIT per minute)."""
+    limiter: RateLimiter = request.state.limiter
+    wait = limiter.retry_after(who)
+    if wait:
+        raise ApiError(429, f"too many questions: at most {limiter.per_minute} a minute; "
+                            f"retry in {wait} s", {"Retry-After": str(wait)})
+
+
+native = APIRouter(prefix="/v1", tags=["native"], dependencies=[Depends(caller)],
+                   responses=_ERRORS)
+openai = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(caller)],
+                   responses=_ERRORS)
+operations = APIRouter(tags=["operations"])
+page = APIRouter(include_in_schema=False)
+
+
+@native.post("/ask", response_model=AnswerOut, dependencies=[Depends(question_quota)])
+async def ask(body: AskRequest, s: ServingDep) -> Response:
+    """Answer a question; the JSON is exactly ``khabar ask --json``'s."""
+    answer = await s.ask(body.question, body.history, body.k)
+    return JSONResponse(answer.to_json())
+
+
+@native.get("/sources", response_model=SourcesOut)
+async def sources(s: ServingDep) -> SourcesOut:
+    """List the indexed articles."""
+    return await s.sources()
+
+
+@native.get("/sources/{doc:path}", response_model=ArticleOut)
+async def article(doc: str, s: ServingDep) -> ArticleOut:
+    """Return one article's text: citation offsets (``start``, ``end``) index it."""
+    return await s.article(doc)
+
+
+@openai.get("/models", response_model=ModelList)
+async def models(s: ServingDep) -> ModelList:
+    """List the one model, ``khabar``."""
+    return s.models()
+
+
+@openai.post("/chat/completions", response_model=ChatCompletion,
+             dependencies=[Depends(question_quota)],
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "A ChatCompletion, or with stream=true "
+                                             "ChatCompletionChunk events then [DONE]"}})
+async def chat_completions(body: ChatCompletionRequest,
+                           s: ServingDep) -> Response:
+    """Answer the conversation's last user message (OpenAI Chat Completions)."""
+    answer = await s.chat(body)
+    if not body.stream:
+        return JSONResponse(completion(answer).model_dump())
+    return StreamingResponse(_sse(chunks(answer)), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _sse(events: list[ChatCompletionChunk]) -> AsyncIterator[str]:
+    for event in events:
+        yield f"data: {event.model_dump_json()}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+@operations.get("/healthz", response_model=HealthOut)
+async def healthz() -> HealthOut:
+    """Alive (the process answers HTTP)."""
+    return HealthOut()
+
+
+@operations.get("/readyz", response_model=ReadyOut, responses={503: {"model": ErrorOut}})
+async def readyz(s: ServingDep) -> ReadyOut:
+    """Ready: an index is loaded; which generation, how many articles and passages."""
+    return await s.ready()
+
+
+@operations.get("/metrics", response_class=Response)
+def prometheus(request: Request) -> Response:
+    """Prometheus text format (runs in a worker thread: it reads the index manifest)."""
+    return Response(metrics.render(request.state.index_metrics),
+                    media_type=metrics.CONTENT_TYPE)
+
+
+@page.get("/", response_class=HTMLResponse)
+async def chat_page() -> HTMLResponse:
+    return HTMLResponse(_PAGE, headers=_PAGE_HEADERS)

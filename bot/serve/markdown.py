@@ -1,0 +1,48 @@
+"""An answer as Markdown, for chat clients (Open WebUI, LibreChat, ...) that render it.
+
+The answer keeps its ``[n]`` markers; under it, each cited article is listed once (title,
+outlet, date, link) with its numbered snippets quoted, so a reader can check every claim
+without leaving the chat.
+"""
+
+from __future__ import annotations
+
+import re
+
+from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.normalize import detect_lang
+
+# Emphasis, code and HTML would change how news text reads; brackets stay literal, so the
+# answer's "[1]" markers read the same in clients that show the Markdown unrendered.
+_SPECIAL = re.compile(r"([\\`*_<>])")
+_HEADINGS = {"ar": "المصادر", "fa": "منابع", "en": "Sources"}
+_READ_AS = {"ar": "فُهم السؤال على أنه", "fa": "برداشت از پرسش", "en": "Read as"}
+
+
+def escape(text: str) -> str:
+    """``text`` on one line, with Markdown's markup characters taken literally."""
+    line = _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return "\\" + line if line.startswith("#") else line
+
+
+def answer_markdown(answer: Answer) -> str:
+    lang = detect_lang(answer.question)
+    lang = lang if lang in _HEADINGS else "en"
+    parts = []
+    if answer.standalone and answer.standalone != answer.question:
+        parts.append(f"*{_READ_AS[lang]}: {escape(answer.standalone)}*")
+    parts.append(escape(answer.answer))
+    groups = answer.by_article()
+    if groups:
+        lines = [f"**{_HEADINGS[lang]}**", ""]
+        for group in groups:
+            first = group[0]
+            title = escape(first.title or first.doc)
+            if first.url:
+                link = title.replace("[", "\\[").replace("]", "\\]")
+                title = f"[{link}](<{first.url}>)"
+            meta = " · ".join(escape(x) for x in (first.outlet, first.date) if x)
+            lines.append(f"- **{title}**" + (f" — {meta}" if meta else "") + f" · `{first.doc}`")
+            lines += [f"  - **[{c.n}]** “{escape(c.snippet)}”" for c in group]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)

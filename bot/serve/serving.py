@@ -1,0 +1,132 @@
+"""What the routes call: questions, articles and readiness, as wire models. No HTTP here.
+
+Everything that embeds or reads the index runs in a worker thread, so the event loop keeps
+accepting requests while a question is embedded. The engine switches to a newly published index
+generation before the next question (``LiveIndex``), so articles indexed while the server runs
+are answered from at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+
+from khabar.bot.serve import metrics
+from khabar.bot.serve.errors import ApiError
+from khabar.bot.serve.markdown import answer_markdown
+from khabar.bot.serve.protocol import (
+    MODEL_ID,
+    AnswerOut,
+    ArticleOut,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ModelCard,
+    ModelList,
+    PassageSpan,
+    ReadyOut,
+    SourceOut,
+    SourcesOut,
+)
+from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.engine import Khabar
+
+log = logging.getLogger(__name__)
+
+
+class Serving:
+    """One engine for the whole process, shared by every request."""
+
+    def __init__(self, engine: Khabar, *, log_questions: bool = False) -> None:
+        self.engine = engine
+        self.log_questions = log_questions
+        self.started = int(time.time())
+
+    async def ask(self, question: str, history: Sequence[str] = (),
+                  k: int | None = None) -> Answer:
+        answer = await asyncio.to_thread(self.engine.ask, question, k, history)
+        metrics.answered(answer.found)
+        if self.log_questions:
+            log.info("question", extra={"question": answer.question, "history": len(history),
+                                        "found": answer.found})
+        return answer
+
+    async def ready(self) -> ReadyOut:
+        generation = await asyncio.to_thread(self.engine.generation)
+        m = generation.manifest
+        return ReadyOut(generation=generation.name, documents=m.documents, passages=m.passages,
+                        created=m.created, embedder=m.embedder)
+
+    async def sources(self) -> SourcesOut:
+        def read() -> SourcesOut:
+            service = self.engine.service
+            counts = service.passage_counts()
+            return SourcesOut(sources=[
+                SourceOut(doc=d.path, title=d.title, outlet=d.outlet, date=d.date, url=d.url,
+                          lang=d.lang, passages=counts.get(d.path, 0))
+                for d in service.documents()
+            ])
+
+        return await asyncio.to_thread(read)
+
+    async def article(self, doc: str) -> ArticleOut:
+        found = await asyncio.to_thread(self.engine.service.article, doc)
+        if found is None:
+            raise ApiError(404, f"no article {doc!r} in the index (GET /v1/sources lists them)")
+        d = found.doc
+        return ArticleOut(doc=d.path, title=d.title, outlet=d.outlet, date=d.date, url=d.url,
+                          lang=d.lang, text=found.text,
+                          passages=[PassageSpan(start=s, end=e) for s, e in found.passages])
+
+    def models(self) -> ModelList:
+        return ModelList(data=[ModelCard(created=self.started)])
+
+    async def chat(self, request: ChatCompletionRequest) -> Answer:
+        """Answer the last user message with the earlier ones as its history."""
+        if request.model != MODEL_ID:
+            raise ApiError(404, f"unknown model {request.model!r}; this server serves "
+                                f"{MODEL_ID!r}")
+        asked = [m.text() for m in request.messages if m.role == "user"]
+        if not asked:
+            raise ApiError(400, "messages: no user message to answer")
+        return await self.ask(asked[-1], asked[:-1])
+
+
+def _completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def completion(answer: Answer) -> ChatCompletion:
+    return ChatCompletion(
+        id=_completion_id(), created=int(time.time()),
+        choices=[Choice(message=AssistantMessage(content=answer_markdown(answer)))],
+        khabar=AnswerOut.model_validate(answer.to_json()),
+    )
+
+
+def chunks(answer: Answer) -> list[ChatCompletionChunk]:
+    """The streamed form: the role, the Markdown answer, then the end with ``khabar``.
+
+    The answer is extracted, not generated, so it exists whole before the first event; it is
+    sent in the shape streaming clients expect rather than token by token.
+    """
+
+    completion_id, created = _completion_id(), int(time.time())
+
+    def chunk(delta: Delta, finish: bool = False) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=completion_id, created=created,
+            choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
+            khabar=AnswerOut.model_validate(answer.to_json()) if finish else None,
+        )
+
+    return [chunk(Delta(role="assistant", content="")),
+            chunk(Delta(content=answer_markdown(answer))),
+            chunk(Delta(), finish=True)]

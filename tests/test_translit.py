@@ -1,0 +1,32 @@
+"""Names across scripts: the table of spellings the lexical side and the evidence checks rely
+on, and words that must not pass for names."""
+
+import pytest
+
+from khabar.retrieval.translit import same_name, skeletons
+
+SAME = [
+    ("Putin", "بوتين"), ("Putin", "پوتین"), ("بوتين", "پوتین"), ("Vidal", "فيدال"),
+    ("Vidal", "ویدال"), ("Tianjin", "تيانجين"), ("Peskov", "بيسكوف"), ("Zelensky", "زلنسکی"),
+    ("Interfax", "إنترفاكس"), ("Sputnik", "سبوتنيك"), ("Messi", "ميسي"), ("Riyadh", "الرياض"),
+    ("Mosul", "الموصل"), ("Kremlin", "الكرملين"), ("Shoigu", "شويغو"), ("Obama", "أوباما"),
+    ("Korea", "كوريا"), ("Iran", "إيران"), ("Lavrov", "لافروف"), ("Madrid", "مادرید"),
+    ("Netanyahu", "نتنياهو"), ("Pyongyang", "بيونغيانغ"), ("Vostochny", "فوستوشني"),
+]
+DIFFERENT = [("Putin", "بنات"), ("Vidal", "فضل"), ("Peskov", "بسكويت"), ("Messi", "مصر"),
+             ("Korea", "كرة"), ("Obama", "باب"), ("Iran", "أرانب")]
+
+
+@pytest.mark.parametrize("a, b", SAME)
+def test_spellings_of_one_name_match(a, b):
+    assert same_name(a, b)
+
+
+@pytest.mark.parametrize("a, b", DIFFERENT)
+def test_other_words_do_not(a, b):
+    assert not same_name(a, b)
+
+
+def test_short_words_are_not_compared():
+    assert skeletons("Kim") == frozenset() and skeletons("كيم") == frozenset()
+    assert skeletons("2015") == frozenset()

@@ -162,3 +162,17 @@ def test_eval_and_bench_corpora_get_their_own_prefix(tmp_path: Path):
     sibling = index.sibling(tmp_path / "eval", "seeds-dev-0123abcd")
     assert sibling.prefix == "test_seeds_dev_0123abcd" and sibling.uri == index.uri
     assert sibling.environment()["KHABAR_MILVUS_PREFIX"] == "test_seeds_dev_0123abcd"
+
+
+def test_the_local_backend_never_imports_pymilvus(seeds_index):
+    """With the extra installed, the default backend answers and indexes without loading
+    pymilvus or Milvus Lite (their import alone costs about a second)."""
+    code = ("import sys; from khabar.bot.cli import main\n"
+            "for args in (['ask', 'Where did Putin travel?'], ['index', '--check']):\n"
+            f"    try:\n        main([*args, '--index', {str(seeds_index)!r}])\n"
+            "    except SystemExit:\n        pass\n"
+            "print('MILVUS', [m for m in ('pymilvus', 'milvus_lite') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120, env={**os.environ, "KHABAR_BACKEND": "local"})
+    assert "MILVUS []" in out.stdout, out.stdout + out.stderr
+    assert "index OK" in out.stdout

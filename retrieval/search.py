@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from khabar.retrieval.index.generations import Generation
 from khabar.retrieval.index.store import Store, StoredPassage
@@ -66,6 +66,9 @@ class SearchResult:
     # the other scripts when it is a name), and how many passages hold each of those.
     forms: dict[str, frozenset[str]]
     document_frequency: dict[str, int]
+    # The question's pull toward each article language (see ``search``), which the answer
+    # stage takes off its sentences' cosines as ranking takes it off passages'.
+    language_pull: dict[str | None, float] = field(default_factory=dict)
 
 
 def search(generation: Generation, query: Query, k: int, options: SearchOptions) -> SearchResult:
@@ -133,7 +136,7 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
     unseen = _unseen_share(set(q_set) - STOPWORDS, {t: n for t, n in seen.items() if n}, total)
     return SearchResult(tuple(hit(*s) for s in top), (time.perf_counter() - started) * 1000,
                         hit(*closest) if closest else None, passages, tuple(sentences), unseen,
-                        forms, df)
+                        forms, df, shift)
 
 
 def coverage(forms: dict[str, frozenset[str]], tokens: set[str]) -> float:

@@ -24,7 +24,8 @@ from khabar.bot.serve.protocol import AnswerOut
 from khabar.retrieval.answer.types import Answer, Citation
 
 KEY, OTHER_KEY = "test-key-0123456789abcdef", "second-key-fedcba9876543210"
-CONTRACT = {"question", "standalone", "found", "answer", "citations", "timings_ms"}
+CONTRACT = {"question", "standalone", "found", "answer", "citations", "timings_ms", "mode",
+            "removed", "fallback"}
 FIRST = "ماذا طلب بوتين بشأن العقوبات المفروضة على كوريا الشمالية؟"
 FOLLOW_UP = "ومن الذي فرضها؟"
 PRIVATE_QUESTION = "Who confirmed that North Korean troops had been deployed in Russia?"

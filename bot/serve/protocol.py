@@ -35,6 +35,22 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=50, description="Citations to return.")
 
 
+class AlsoInOut(BaseModel):
+    """Another outlet's copy of a cited story (one agency text republished)."""
+
+    doc: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+
+
+class RemovedOut(BaseModel):
+    """A generated sentence taken out by the claim checks, and why."""
+
+    text: str
+    reason: str
+
+
 class CitationOut(BaseModel):
     """A numbered source; ``text[start:end] == snippet`` for the article's stored text."""
 
@@ -50,6 +66,9 @@ class CitationOut(BaseModel):
     start: int
     end: int
     score: float
+    also_in: list[AlsoInOut] = Field(default_factory=list,
+                                     description="Other articles carrying the same story.")
+    page: int | None = Field(None, description="The PDF page the snippet is on.")
 
 
 class AnswerOut(BaseModel):
@@ -63,6 +82,11 @@ class AnswerOut(BaseModel):
     answer: str
     citations: list[CitationOut]
     timings_ms: dict[str, float]
+    mode: Literal["extractive", "llm"] = Field(
+        "extractive", description="Whether the answer was written by the model and checked.")
+    removed: list[RemovedOut] = Field(default_factory=list)
+    fallback: str | None = Field(None, description="Why a configured model's answer is not "
+                                                   "the one shown.")
 
 
 class SourceOut(BaseModel):

@@ -202,6 +202,7 @@ def _pick_sentences(query: Query, result: SearchResult, options: AnswerOptions) 
         if query.tokens and (options.transliterate
                              or passages[s.passage_id].script == query.script):
             lex = coverage(result.forms, set(s.norm.split()))
+        d -= result.language_pull.get(passages[s.passage_id].doc.lang, 0.0)
         score = (float(d) + options.sentence_lexical_weight * lex
                  + options.passage_prior_weight * prior[s.passage_id])
         if wants_number and any(ch.isdigit() for ch in s.norm):

@@ -15,6 +15,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -144,9 +145,12 @@ class _PoolEmbedder(Embedder):
 
 
 def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work: Path,
-                rng: random.Random, articles: int, index: IndexBackend) -> dict:
+                rng: random.Random, articles: int, index: IndexBackend,
+                adds: int = 5) -> dict:
     """The daily job at scale: check an unchanged ``articles``-file seeds dir, then add one
-    article, and compare the add with embedding that article's texts on the bare embedder."""
+    article at a time, ``adds`` times, each add timed beside embedding that article's texts on
+    the bare embedder (alternating which goes first: the first of a pair runs slower). The
+    ratio is of the medians, since one add on two noisy cores proves little."""
     seeds = work / "live-seeds"
     seeds.mkdir(parents=True)
     for i in range(articles):
@@ -161,19 +165,27 @@ def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work
     engine = Khabar(live, seeds=seeds, embedder=embedder)
     unchanged = engine.index()
 
-    new = seeds / "new-article.txt"
-    new.write_text("خبر جديد\n\n" + "\n\n".join(" ".join(rng.sample(sentences, 3))
-                                                 for _ in range(3)) + "\n", encoding="utf-8")
-    added = engine.index()
-    doc = parse(new.name, decode(new.read_bytes()))
-    texts = []
-    for p in engine.chunker.passages(doc):
-        texts.append(embedding_text(p, doc.title))
-        if len(p.sentences) > 1:
-            texts += [doc.text[s.start:s.end] for s in p.sentences]
-    t = time.perf_counter()
-    embedder.embed(texts)
-    bare_s = time.perf_counter() - t
+    add_s, bare_s, embedded = [], [], 0
+    for i in range(adds):
+        new = seeds / f"new-article-{i}.txt"
+        body = "\n\n".join(" ".join(rng.sample(sentences, 3)) for _ in range(3))
+        new.write_text(f"خبر جديد {i}\n\n{body}\n", encoding="utf-8")
+        doc = parse(new.name, decode(new.read_bytes()))
+        texts = []
+        for p in engine.chunker.passages(doc):
+            texts.append(embedding_text(p, doc.title))
+            if len(p.sentences) > 1:
+                texts += [doc.text[s.start:s.end] for s in p.sentences]
+        for step in (("add", "bare") if i % 2 else ("bare", "add")):
+            t = time.perf_counter()
+            if step == "add":
+                added = engine.index()
+                add_s.append(time.perf_counter() - t)
+                embedded = added.embedded_texts
+            else:
+                embedder.embed(texts)
+                bare_s.append(time.perf_counter() - t)
+    add_med, bare_med = statistics.median(add_s), statistics.median(bare_s)
     vector_index = live.manifest().vector_index
     live.destroy()
     return {"articles": articles, "passages": built.passages,
@@ -181,9 +193,9 @@ def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work
             "build_seconds_without_embedding": round(built.seconds, 1),
             "build_peak_rss_growth_mb": round(max(0, rss_after - rss_before) / 1024, 1),
             "unchanged_check_s": round(unchanged.seconds, 2),
-            "add_one_s": round(added.seconds, 3), "embed_one_bare_s": round(bare_s, 3),
-            "add_one_ratio": round(added.seconds / bare_s, 2),
-            "add_one_embedded_texts": added.embedded_texts}
+            "add_one_s": round(add_med, 3), "embed_one_bare_s": round(bare_med, 3),
+            "add_one_ratio": round(add_med / bare_med, 2), "adds": adds,
+            "add_one_embedded_texts": embedded}
 
 
 def synthetic_vectors(pool: np.ndarray, n: int, seed: int) -> np.ndarray:

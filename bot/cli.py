@@ -43,10 +43,15 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                   help="Index directory [KHABAR_INDEX_DIR, default .khabar/index]")
     @click.option("--embedder", default=None,
                   help="Embedder spec: e5-small-bundled or st:<model> [KHABAR_EMBEDDER]")
+    @click.option("--backend", default=None, type=click.Choice(["local", "milvus"]),
+                  help="Where the index lives [KHABAR_BACKEND, default local; milvus also "
+                       "reads KHABAR_MILVUS_URI, KHABAR_MILVUS_TOKEN, KHABAR_MILVUS_PREFIX]")
     @functools.wraps(fn)
-    def wrapper(seeds: Path | None, index: Path | None, embedder: str | None, **kw: Any) -> Any:
+    def wrapper(seeds: Path | None, index: Path | None, embedder: str | None,
+                backend: str | None, **kw: Any) -> Any:
         with _user_errors():
-            settings = Settings.load(seeds_dir=seeds, index_dir=index, embedder=embedder)
+            settings = Settings.load(seeds_dir=seeds, index_dir=index, embedder=embedder,
+                                     backend=backend)
             from khabar.bot import logs
 
             logs.setup(settings.log_level, settings.secrets())
@@ -196,9 +201,9 @@ def _show_added(report: AddReport) -> None:
 
 def _check_index(settings: Settings, as_json: bool) -> None:
     """``khabar index --check``: exit 0 and say what is there, or exit 1 with the damage."""
-    from khabar.retrieval.index.generations import IndexDir
+    from khabar.retrieval.index.backend import open_backend
 
-    index_dir = IndexDir(settings.index_dir)
+    index_dir = open_backend(settings)
     damage = index_dir.damage(deep=True)
     manifest = None if damage else index_dir.manifest()
     if as_json:
@@ -209,10 +214,12 @@ def _check_index(settings: Settings, as_json: bool) -> None:
     elif damage:
         click.echo(f"damaged: {damage}; run `khabar index` to repair it", err=True)
     elif manifest is None:
-        click.echo(f"no index at {settings.index_dir}; build it with `khabar index`", err=True)
+        click.echo(f"no index at {index_dir.describe()}; build it with `khabar index`",
+                   err=True)
     else:
         click.echo(f"index OK: {index_dir.current_name()}, {manifest.documents} documents, "
                    f"{manifest.passages} passages, embedder {manifest.embedder}")
+    index_dir.close()
     if damage or manifest is None:
         sys.exit(1)
 
@@ -431,5 +438,6 @@ def bench(settings: Settings, sizes: str, live_articles: int, corpora: tuple[Pat
     engine = _engine(settings)
     report = bench_mod.run(engine.embedder, settings.seeds_dir, list(corpora), counts,
                            settings.index_dir.parent / "bench",
-                           log=lambda m: click.echo(m, err=True), live_articles=live_articles)
+                           log=lambda m: click.echo(m, err=True), live_articles=live_articles,
+                           index=engine.index_dir)
     click.echo(bench_mod.dumps(report) if as_json else bench_mod.table(report))

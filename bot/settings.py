@@ -7,6 +7,7 @@ user set, the value and what is allowed, never pydantic's field name.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,9 +20,14 @@ from khabar.retrieval.errors import SettingsError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
+BACKENDS = ("local", "milvus")
+MILVUS_INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "DISKANN", "AUTOINDEX")
+# Milvus collection names: letters, digits and underscores, not starting with a digit; the
+# longest name Khabar appends to the prefix is ~20 characters of Milvus's 255.
+_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
 LLM_PROVIDERS = ("openai", "ollama")
 # Settings whose values are secrets: never echoed in an error, redacted from every log line.
-SECRET_FIELDS = ("telegram_bot_token", "llm_api_key", "api_keys")
+SECRET_FIELDS = ("telegram_bot_token", "llm_api_key", "milvus_token", "api_keys")
 
 
 class Settings(BaseSettings):
@@ -40,6 +46,17 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(20_000_000, ge=1)
     max_question_chars: int = Field(1000, ge=1)
     log_level: str = "WARNING"
+
+    # Where the index lives: ``local`` (index_dir: SQLite + FAISS) or ``milvus``.
+    backend: str = "local"
+    # A path ending in .db is a Milvus Lite file (one process at a time); http://host:19530
+    # is a Milvus server or cluster that any number of processes share.
+    milvus_uri: str = ".khabar/milvus.db"
+    # A secret: never logged (redacted from every line) nor echoed in errors.
+    milvus_token: str = ""
+    # Collections are named <prefix>_..., so several corpora can share one Milvus.
+    milvus_prefix: str = "khabar"
+    milvus_index: str = "FLAT"
 
     telegram_bot_token: str = Field("", validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"))
     telegram_api_base_url: str = Field(
@@ -95,6 +112,37 @@ class Settings(BaseSettings):
         if value not in SEARCH_MODES:
             raise ValueError(f"choose from {', '.join(SEARCH_MODES)}")
         return value
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"choose from {', '.join(BACKENDS)}")
+        return value
+
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_uri(cls, value: str) -> str:
+        scheme = urlparse(value).scheme
+        if scheme in ("http", "https", "tcp") or value.startswith("unix:"):
+            return value
+        if not value.endswith(".db"):
+            raise ValueError("expected a Milvus Lite file ending in .db, or http://host:19530")
+        return value
+
+    @field_validator("milvus_prefix")
+    @classmethod
+    def _milvus_prefix(cls, value: str) -> str:
+        if not _PREFIX.fullmatch(value):
+            raise ValueError("letters, digits and underscores, not starting with a digit")
+        return value
+
+    @field_validator("milvus_index")
+    @classmethod
+    def _milvus_index(cls, value: str) -> str:
+        if value.upper() not in MILVUS_INDEXES:
+            raise ValueError(f"choose from {', '.join(MILVUS_INDEXES)}")
+        return value.upper()
 
     def feed_list(self) -> list[str]:
         """The feeds ``KHABAR_FEEDS`` names, checked when used (a file it names is read again

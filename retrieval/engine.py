@@ -21,7 +21,8 @@ from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
 from khabar.retrieval.answer.compose import AnswerOptions
 from khabar.retrieval.answer.service import AnswerService
 from khabar.retrieval.answer.types import Answer
-from khabar.retrieval.index.generations import Generation, IndexDir
+from khabar.retrieval.index.backend import Generation, IndexBackend, open_backend
+from khabar.retrieval.index.generations import IndexDir
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
 from khabar.retrieval.ingest.chunking import Chunker
 from khabar.retrieval.ingest.fetch import FetchOptions
@@ -37,6 +38,11 @@ class EngineSettings(Protocol):
 
     seeds_dir: Path
     index_dir: Path
+    backend: str
+    milvus_uri: str
+    milvus_token: str
+    milvus_prefix: str
+    milvus_index: str
     embedder: str
     top_k: int
     chunk_chars: int
@@ -55,17 +61,26 @@ class EngineSettings(Protocol):
 
 
 class Khabar:
-    """The engine: articles in ``seeds``, an index in ``index``, answers out."""
+    """The engine: articles in ``seeds``, an index in ``index`` (a directory, or any
+    ``IndexBackend`` such as a Milvus deployment), answers out."""
 
-    def __init__(self, index: Path | str, *, seeds: Path | str = "seeds",
+    def __init__(self, index: Path | str | IndexBackend, *, seeds: Path | str = "seeds",
                  embedder: str | Embedder = DEFAULT_EMBEDDER, top_k: int = 5,
                  chunk_chars: int = 600, chunk_overlap: int = 0,
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
                  max_file_bytes: int = 20_000_000, max_question_chars: int = 1000,
                  llm: LLMConfig | LLM | None = None,
-                 fetch_options: FetchOptions | None = None) -> None:
-        self.index_dir = IndexDir(Path(index))
+                 fetch_options: FetchOptions | None = None,
+                 state_dir: Path | str | None = None) -> None:
+        self.index_dir = index if isinstance(index, IndexBackend) else IndexDir(Path(index))
+        # This machine's own files beside the index (the intake ledger): the index directory
+        # for the local backend; an index in Milvus has none, so KHABAR_INDEX_DIR names it
+        # (``from_settings``), or a hidden folder in seeds, which indexing never reads.
+        if state_dir is None:
+            local = isinstance(self.index_dir, IndexDir)
+            state_dir = self.index_dir.root if local else Path(seeds) / ".khabar"
+        self.state_dir = Path(state_dir)
         self.seeds = Path(seeds)
         self.embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
         self.chunker = Chunker(chunk_chars, chunk_overlap)
@@ -89,7 +104,7 @@ class Khabar:
 
             llm = LLMConfig(settings.llm, settings.llm_base_url, settings.llm_api_key,
                             settings.llm_timeout, settings.llm_max_tokens)
-        return cls(settings.index_dir, seeds=settings.seeds_dir, embedder=settings.embedder,
+        return cls(open_backend(settings), seeds=settings.seeds_dir, embedder=settings.embedder,
                    top_k=settings.top_k, chunk_chars=settings.chunk_chars,
                    chunk_overlap=settings.chunk_overlap,
                    search_options=search_options or SearchOptions(mode=settings.search_mode),
@@ -97,7 +112,8 @@ class Khabar:
                    max_question_chars=settings.max_question_chars, llm=llm,
                    fetch_options=FetchOptions(timeout=settings.fetch_timeout,
                                               max_bytes=settings.max_page_bytes,
-                                              allow_private=settings.fetch_allow_private))
+                                              allow_private=settings.fetch_allow_private),
+                   state_dir=settings.index_dir)
 
     @cached_property
     def llm(self) -> LLM | None:
@@ -130,7 +146,7 @@ class Khabar:
         from khabar.retrieval.ingest.ledger import Ledger
         from khabar.retrieval.intake import Intake
 
-        return Intake(self.seeds, Ledger(self.index_dir.root / "intake.sqlite"),
+        return Intake(self.seeds, Ledger(self.state_dir / "intake.sqlite"),
                       lambda only: self.index(only=only), self.chunker, self.fetch_options,
                       self.max_file_bytes)
 
@@ -156,3 +172,10 @@ class Khabar:
     def generation(self) -> Generation:
         """The live generation; raises with the fix when there is no usable index."""
         return self.service.generation()
+
+    def close(self) -> None:
+        """Close the open generation and the backend's connections (another process may
+        then open a Milvus Lite file, which serves one process at a time)."""
+        if "service" in self.__dict__:
+            self.service.live.close()
+        self.index_dir.close()

@@ -6,6 +6,7 @@ checkout are optional: they run only when ``KHABAR_TEST_SHARED_EVAL`` names that
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -38,6 +39,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             if not copy.is_file() or copy.read_bytes() != source.read_bytes():
                 pytest.exit(f"the installed khabar differs from {source.relative_to(ROOT)}: "
                             "run `make install` (or `make test`)", returncode=2)
+
+
+# ``make test`` installs the extra; ``make test-fast`` on a bare install skips these.
+requires_milvus = pytest.mark.skipif(
+    importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("milvus_lite") is None,
+    reason="needs the milvus extra: pip install 'khabar[milvus]' (make test installs it)",
+)
+BACKENDS = ["local", pytest.param("milvus", marks=requires_milvus)]
+
+
+def make_backend(kind: str, folder: Path):
+    """A fresh index of ``kind`` under ``folder``: a directory, or a Milvus Lite file."""
+    if kind == "local":
+        from khabar.retrieval.index.generations import IndexDir
+
+        return IndexDir(folder / "index")
+    from khabar.retrieval.index.milvus import MilvusIndex
+
+    return MilvusIndex(str(folder / "milvus.db"), prefix="test")
 
 
 shared_eval = pytest.mark.skipif(

@@ -3,9 +3,10 @@
 After every kill the last complete generation must answer exactly as before the run, and a
 rerun must finish and match a from-scratch build passage for passage. Kill moments are drawn
 at random over the length of a measured run, plus moments triggered by what the writer has on
-disk (its FAISS file just written; its generation directory moved into place, the moment
-before the commit that publishes it), which a uniform
-draw would rarely hit.
+disk, which a uniform draw would rarely hit: locally its FAISS file just written and its
+generation directory moved into place (the moment before the commit that publishes it); on
+Milvus Lite its passages just sealed into a segment (the moment before the record that
+publishes it). Both backends run the same kills through the same interface.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SEEDS
+from conftest import ROOT, SEEDS, requires_milvus
 
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.index.generations import IndexDir
@@ -49,36 +49,54 @@ def _generated_articles(count: int, seed: int = 7) -> dict[str, str]:
             for i in range(count)}
 
 
-def _khabar(*args: str) -> subprocess.Popen:
+def _khabar(*args: str, index: Path | None = None) -> subprocess.Popen:
+    """``khabar`` in a child process; ``index`` (a local directory or a Milvus Lite file)
+    is pointed at through the environment, as a deployment would."""
+    env = {**os.environ, **_backend(index).environment()} if index else None
     return subprocess.Popen([sys.executable, "-m", "khabar.bot", *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def _backend(index: Path):
+    """The backend an index path names: ``*.db`` is a Milvus Lite file, else a directory."""
+    if index.suffix == ".db":
+        from khabar.retrieval.index.milvus import MilvusIndex
+
+        return MilvusIndex(str(index), prefix="crash")
+    return IndexDir(index)
 
 
 def _answers(index: Path, embedder) -> list[dict]:
-    engine = Khabar(index, embedder=embedder)
+    engine = Khabar(_backend(index), embedder=embedder)
     out = []
-    for q in QUESTIONS:
-        a = engine.ask(q).to_json()
-        out.append({"answer": a["answer"], "citations": a["citations"], "found": a["found"]})
+    try:
+        for q in QUESTIONS:
+            a = engine.ask(q).to_json()
+            out.append({"answer": a["answer"], "citations": a["citations"], "found": a["found"]})
+    finally:
+        engine.close()  # a Milvus Lite file serves one process: the next run's turn
     return out
 
 
 def _passages(index: Path) -> list[tuple]:
-    """Every passage as (document, start, end, normalised text), plus a check that FAISS holds
-    exactly the store's passage ids (the incremental vector update must not drift)."""
-    root = IndexDir(index)
-    gen = root.root / root.current_name()
-    manifest = root.manifest()
-    db = sqlite3.connect(f"file:{root.root / manifest.store}?mode=ro", uri=True)
-    g = manifest.generation
-    rows = db.execute("SELECT d.path, p.start, p.end, p.norm, p.id FROM passages p"
-                      " JOIN documents d ON d.id = p.doc_id"
-                      " WHERE p.gen_from <= ? AND (p.gen_to IS NULL OR p.gen_to > ?)"
-                      " ORDER BY d.path, p.start", (g, g)).fetchall()
-    db.close()
-    vectors = VectorIndex.load(gen, **manifest.vector_fields())
-    held = vectors.ids()  # the store's passages, and as many tombstones as the manifest says
-    assert {r[4] for r in rows} <= held and len(held) - len(rows) == manifest.vectors_stale
+    """Every passage as (document, start, end, normalised text); locally also a check that
+    FAISS holds exactly the store's passage ids (the incremental vector update must not
+    drift)."""
+    backend = _backend(index)
+    try:
+        manifest = backend.manifest()
+        gen = backend.open(manifest.embedder)
+        ids = [int(i) for batch, _ in gen.store.iter_vectors(manifest.dim) for i in batch]
+        rows = sorted((p.doc.path, p.start, p.end, p.norm, p.id)
+                      for p in gen.store.passages(ids).values())
+        assert len(rows) == len(ids) == manifest.passages
+        if gen.path is not None:
+            vectors = VectorIndex.load(gen.path, **manifest.vector_fields())
+            held = vectors.ids()  # the store's passages and as many tombstones as recorded
+            assert set(ids) <= held and len(held) - len(ids) == manifest.vectors_stale
+        gen.close()
+    finally:
+        backend.close()
     return [r[:4] for r in rows]
 
 
@@ -104,7 +122,11 @@ def _building(index: Path) -> Path | None:
 
 
 def _live(index: Path) -> str | None:
-    return IndexDir(index).current_name()
+    backend = _backend(index)
+    try:
+        return backend.current_name()
+    finally:
+        backend.close()
 
 
 def _placed(index: Path, live: str):
@@ -117,44 +139,68 @@ def _faiss_written(index: Path):
     return lambda: (t := _building(index)) is not None and (t / "vectors.faiss").exists()
 
 
+def _segments(index: Path) -> int:
+    return sum(1 for _ in index.glob("collections/crash_s*_passages/partitions/*/data/*"))
+
+
+def _sealing(index: Path):
+    """True once the Milvus writer has sealed new passages into a segment: it is finishing,
+    and the record that publishes its generation comes next."""
+    before = _segments(index)
+    return lambda: _segments(index) > before
+
+
+# Kills per trigger; the Milvus run is longer (an interpreter, a model and Milvus Lite start
+# per run), so it draws fewer random moments and keeps the placed ones.
+_KILLS = {
+    "local": ({"random": RANDOM_KILLS, "placed": PLACED_KILLS, "faiss": FAISS_KILLS},
+              "index"),
+    "milvus": ({"random": 6, "sealing": 3}, "index.db"),
+}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_sigkill_at_20_moments_loses_nothing(tmp_path, embedder):
+@pytest.mark.parametrize("kind", ["local", pytest.param("milvus", marks=requires_milvus)])
+def test_sigkill_at_many_moments_loses_nothing(tmp_path, embedder, kind):
+    kills_wanted, name = _KILLS[kind]
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds)
-    pristine = tmp_path / "pristine"
-    assert _khabar("index", "--seeds", str(seeds), "--index", str(pristine)).wait(300) == 0
+    pristine = tmp_path / "pristine" / name
+    assert _khabar("index", "--seeds", str(seeds), index=pristine).wait(300) == 0
     before = _answers(pristine, embedder)
     current = _live(pristine)
-    for name, text in _generated_articles(ARTICLES).items():
-        (seeds / name).write_text(text, encoding="utf-8")
+    for article, text in _generated_articles(ARTICLES).items():
+        (seeds / article).write_text(text, encoding="utf-8")
 
-    reference = _khabar("index", "--seeds", str(seeds), "--index", str(tmp_path / "fresh"))
+    fresh = tmp_path / "fresh" / name
+    reference = _khabar("index", "--seeds", str(seeds), index=fresh)
     assert reference.wait(600) == 0, reference.communicate()
-    index = tmp_path / "index"
+    index = tmp_path / name
     shutil.copytree(pristine, index)
     started = time.monotonic()  # the length of the run the kills will interrupt
-    assert _khabar("index", "--seeds", str(seeds), "--index", str(index)).wait(600) == 0
+    assert _khabar("index", "--seeds", str(seeds), index=index).wait(600) == 0
     run_seconds = time.monotonic() - started
 
     rng = random.Random(20)
-    wanted = Counter({"random": RANDOM_KILLS, "placed": PLACED_KILLS, "faiss": FAISS_KILLS})
+    wanted = Counter(kills_wanted)
     triggers = {"random": None, "placed": lambda index: _placed(index, current),
-                "faiss": _faiss_written}
+                "faiss": _faiss_written, "sealing": _sealing}
     kills: Counter[str] = Counter()
     for attempt in range(3 * sum(wanted.values())):
-        missing = [kind for kind in wanted if kills[kind] < wanted[kind]]
+        missing = [moment for moment in wanted if kills[moment] < wanted[moment]]
         if not missing:
             break
-        kind = missing[attempt % len(missing)]
+        moment = missing[attempt % len(missing)]
         shutil.rmtree(index, ignore_errors=True)
         shutil.copytree(pristine, index)
         started = time.monotonic()
-        proc = _khabar("index", "--seeds", str(seeds), "--index", str(index))
-        if triggers[kind] is None:
+        trigger = triggers[moment] and triggers[moment](index)
+        proc = _khabar("index", "--seeds", str(seeds), index=index)
+        if trigger is None:
             reached = _wait(_after(rng.uniform(0.02, 0.9) * run_seconds), proc)
         else:
-            reached = _wait(triggers[kind](index), proc)
+            reached = _wait(trigger, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         if not reached or proc.returncode != -signal.SIGKILL:
@@ -164,20 +210,20 @@ def test_sigkill_at_20_moments_loses_nothing(tmp_path, embedder):
             continue
         if _live(index) != current:
             # Killed after publishing, while tidying up: the new generation must be whole.
-            assert _passages(index) == _passages(tmp_path / "fresh"), (attempt, kind)
+            assert _passages(index) == _passages(fresh), (attempt, moment)
             continue
-        kills[kind] += 1
-        assert _answers(index, embedder) == before, (attempt, kind)
+        kills[moment] += 1
+        assert _answers(index, embedder) == before, (attempt, moment)
     print(f"{sum(kills.values())} kill points in {attempt + 1} runs; a run takes "
           f"{run_seconds:.1f}s")
     assert kills == wanted, kills
 
-    done = _khabar("index", "--seeds", str(seeds), "--index", str(index), "--json")
+    done = _khabar("index", "--seeds", str(seeds), "--json", index=index)
     out, err = done.communicate(timeout=600)
     assert done.returncode == 0, err
     report = json.loads(out)
     assert report["added"] == ARTICLES and report["unchanged"] == 5
-    assert _passages(index) == _passages(tmp_path / "fresh")
+    assert _passages(index) == _passages(fresh)
     assert not _building(index)
 
 

@@ -7,12 +7,12 @@ from conftest import SMALL_CORPUS, write_articles
 from fake_embedder import FakeEmbedder
 
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.index.generations import (
-    IndexDir,
+from khabar.retrieval.index.backend import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
 )
+from khabar.retrieval.index.generations import IndexDir
 
 # Indexing logic does not depend on what the vectors mean: these tests use the fast,
 # deterministic fake embedder.

@@ -171,7 +171,7 @@ def test_the_bot_polls_feeds_and_shows_them_to_admins(tmp_path, embedder, web):
     async def scenario():
         async with running_bot(engine, feeds=[feed, broken]) as fake:
             deadline = asyncio.get_running_loop().time() + 60
-            while not engine.intake.status([feed])[0].last_poll:
+            while not all(s.last_poll for s in engine.intake.status([feed, broken])):
                 assert asyncio.get_running_loop().time() < deadline, "the feeds were not polled"
                 await asyncio.sleep(0.05)
             await fake.push(fake.message("/feeds", user_id=READER))

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from khabar.bot.serve.protocol import ErrorDetail, ErrorOut
 from khabar.retrieval.answer.service import QuestionError
 from khabar.retrieval.errors import KhabarError
-from khabar.retrieval.index.generations import KhabarIndexError
+from khabar.retrieval.index.backend import KhabarIndexError
 
 log = logging.getLogger(__name__)
 

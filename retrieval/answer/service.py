@@ -24,7 +24,8 @@ from khabar.retrieval.answer.compose import NOTHING_TO_ASK, AnswerOptions, Compo
 from khabar.retrieval.answer.conversation import Turn, read
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.errors import KhabarError
-from khabar.retrieval.index.generations import Generation, IndexDir, LiveIndex
+from khabar.retrieval.index.backend import Generation, IndexBackend
+from khabar.retrieval.index.generations import LiveIndex
 from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
 from khabar.retrieval.normalize import asks_something, detect_lang, script, tokens
 from khabar.retrieval.search import SearchOptions, SearchResult, search
@@ -64,7 +65,7 @@ _CONTEXT_WEIGHT = 0.5
 
 
 class AnswerService:
-    def __init__(self, index_dir: IndexDir, embedder: Embedder, *, k: int = 5,
+    def __init__(self, index_dir: IndexBackend, embedder: Embedder, *, k: int = 5,
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
                  max_question_chars: int = 1000, llm: LLM | None = None) -> None:

@@ -21,103 +21,37 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.index.backend import (
+    Generation,
+    IndexBackend,
+    IndexDamagedError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexWriteError,
+    Manifest,
+    check_compatible,
+    write_durable,
+)
 from khabar.retrieval.index.store import SCHEMA_VERSION, Store
-from khabar.retrieval.index.vectors import VectorIndex
+from khabar.retrieval.index.vectors import VectorIndex, kind_for, tune_vectors
+
+if TYPE_CHECKING:
+    from khabar.embeddings.base import Embedder
 
 _CURRENT = "CURRENT"
 _LOCK = "LOCK"
 _PREFIX = "gen-"
 _STORE = "store-"
 _TMP = ".tmp-"
-
-
-class KhabarIndexError(KhabarError):
-    """Base for index problems the user must act on."""
-
-
-class IndexNotFoundError(KhabarIndexError):
-    pass
-
-
-class IndexMismatchError(KhabarIndexError):
-    pass
-
-
-class IndexLockedError(KhabarIndexError):
-    pass
-
-
-class IndexDamagedError(KhabarIndexError):
-    pass
-
-
-class IndexWriteError(KhabarIndexError):
-    """The index directory cannot be written (not a folder, no permission, disk full)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    """What built a generation; checked on every open."""
-
-    schema: int
-    embedder: str
-    dim: int
-    vector_index: str
-    generation: int
-    documents: int
-    passages: int
-    created: float
-    # ``Chunker.settings`` of the run that built it; None in manifests older than the field.
-    chunking: dict[str, int] | None = None
-    # The store file (in the index directory) whose rows this generation sees.
-    store: str | None = None
-    # Approximate index only: (lists probed, candidates re-ranked) chosen at build time, the
-    # recall@10 against exact search it measured, and how many vectors its lists were trained on.
-    vector_setting: list[int] | None = None
-    recall_at_10: float | None = None
-    vectors_trained_on: int | None = None
-    # Vectors in the base file, and ids in the files whose passages are gone (tombstones).
-    vectors_base: int | None = None
-    vectors_stale: int = 0
-    # Size in bytes of each file of the generation directory besides this one: a truncated or
-    # replaced file is found by a stat, without reading it.
-    files: dict[str, int] | None = None
-
-    def vector_fields(self) -> dict:
-        """The fields ``VectorIndex.describe`` wrote, for ``VectorIndex.load``."""
-        return {"vector_index": self.vector_index, "vector_setting": self.vector_setting,
-                "recall_at_10": self.recall_at_10, "vectors_trained_on": self.vectors_trained_on,
-                "vectors_base": self.vectors_base, "vectors_stale": self.vectors_stale,
-                "dim": self.dim}
-
-    @classmethod
-    def read(cls, path: Path) -> Manifest:
-        """Fields this version does not know (older or newer manifests) are ignored."""
-        data = json.loads(path.read_text(encoding="utf-8"))
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def write(self, path: Path) -> None:
-        _write_durable(path, json.dumps(asdict(self), indent=2))
-
-
-def _write_durable(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -128,37 +62,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-@dataclass
-class Generation:
-    """An opened, read-only generation: what search needs, nothing more."""
+class IndexDir(IndexBackend):
+    """The local backend: operations on ``<index>``; every path the rest of the code touches
+    comes from here."""
 
-    name: str
-    path: Path
-    manifest: Manifest
-    store: Store
-    vectors: VectorIndex
-
-    _centroids: dict[str, np.ndarray] | None = None
-
-    @property
-    def number(self) -> int:
-        return self.manifest.generation
-
-    def centroids(self) -> dict[str, np.ndarray]:
-        """The mean passage vector per article language, read once per generation."""
-        if self._centroids is None:
-            self._centroids = self.store.language_centroids(self.manifest.dim)
-        return self._centroids
-
-    def close(self) -> None:
-        self.store.close()
-
-
-class IndexDir:
-    """Operations on ``<index>``; every path the rest of the code touches comes from here."""
+    schema = SCHEMA_VERSION
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def describe(self) -> str:
+        return str(self.root)
 
     def current_store(self) -> str | None:
         """The live store file's name, or None when nothing was ever published here."""
@@ -208,7 +122,7 @@ class IndexDir:
             )
         path = self.root / name
         manifest = Manifest.read(path / "manifest.json")
-        check_compatible(manifest, self.root, embedder_spec, dim)
+        check_compatible(manifest, str(self.root), embedder_spec, dim, SCHEMA_VERSION)
         try:
             store = Store(self.root / (manifest.store or ""), manifest.generation)
             vectors = VectorIndex.load(path, **manifest.vector_fields())
@@ -327,7 +241,69 @@ class IndexDir:
         tmp.mkdir(parents=True)
         return tmp
 
-    def publish(self, store: Store, tmp: Path, number: int) -> str:
+    def recover(self) -> None:
+        self.collect_garbage()
+
+    def writer(self, base: Manifest | None, dim: int) -> Store:
+        self.root.mkdir(parents=True, exist_ok=True)  # the bench writes without the lock
+        number = self.next_number()
+        if base is None:
+            return Store(self.new_store(number), number, writer=True)
+        return Store(self.root / (base.store or ""), number, writer=True)
+
+    def publish(self, store: Store, embedder: Embedder, *, base: Manifest | None,
+                documents: int, passages: int, chunking: dict[str, int]) -> str:
+        # Everything up to the commit happens inside one SQLite transaction (the vectors are
+        # read from it uncommitted), and the commit comes right before publication: a run
+        # killed before it leaves the store exactly as it was.
+        vectors = self._vectors(store, base, passages, embedder)
+        number = store.generation
+        tmp = self.begin(number)
+        vectors.save(tmp)
+        Manifest(
+            schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim,
+            generation=number, documents=documents, passages=passages,
+            chunking=chunking, created=time.time(), store=store.path.name,
+            files=file_sizes(tmp), **vectors.describe(),
+        ).write(tmp / "manifest.json")
+        return self.place(store, tmp, number)
+
+    def _vectors(self, store: Store, base: Manifest | None, live: int,
+                 embedder: Embedder) -> VectorIndex:
+        """The vector index of the generation ``store`` is building: the published one updated
+        with what changed since it (removed ids out, new vectors in), or built anew."""
+        dim = embedder.dim
+        if base is not None and base.vector_index == kind_for(live):
+            vectors = VectorIndex.load(self.path_of(base.generation),
+                                       **base.vector_fields(), read_base=False)
+            published = base.generation
+            if vectors.update(store.removed_since(published),
+                              store.iter_vectors(dim, since=published), live):
+                return vectors
+        vectors = VectorIndex.build(dim, store.iter_vectors(dim), live, kind=kind_for(live))
+        tune_vectors(vectors, store, embedder)
+        return vectors
+
+    def collect(self) -> None:
+        oldest = self.collect_garbage()
+        store = self.current_store()
+        if oldest is not None and store is not None:
+            collector = Store(self.root / store, oldest, writer=True)
+            try:
+                collector.collect(oldest)
+            finally:
+                collector.close()
+
+    def sibling(self, directory: Path, name: str) -> IndexDir:
+        return IndexDir(directory / name)
+
+    def environment(self) -> dict[str, str]:
+        return {"KHABAR_BACKEND": "local", "KHABAR_INDEX_DIR": str(self.root)}
+
+    def destroy(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def place(self, store: Store, tmp: Path, number: int) -> str:
         """Make generation ``number`` live: move its finished directory ``tmp`` into place
         (readers do not look at it yet), commit ``store`` (which makes it live for readers of
         that store), and, for a new store (a rebuild), point CURRENT at it."""
@@ -341,7 +317,7 @@ class IndexDir:
         store.commit()
         if self.current_store() != store.path.name:
             pointer = self.root / f"{_CURRENT}{_TMP}{os.getpid()}"
-            _write_durable(pointer, store.path.name + "\n")
+            write_durable(pointer, store.path.name + "\n")
             os.replace(pointer, self.root / _CURRENT)
             _fsync_dir(self.root)
         return name
@@ -421,18 +397,19 @@ def _committed(path: Path) -> int | None:
 class LiveIndex:
     """The current generation for a serving process, switched between questions.
 
-    Noticing a new generation costs a stat of CURRENT and one read of the store's committed
-    generation per question. A generation is used through ``use()``; when a newer one is live,
-    the old one is closed as soon as the last question using it is done, so a process that
-    lives for days and sees thousands of generations holds one or two open at a time.
+    Noticing a new generation costs the backend's ``current_stamp`` per question (locally a stat
+    of CURRENT and one read of the store's committed generation; on Milvus one small query). A
+    generation is used through ``use()``; when a newer one is live, the old one is closed as
+    soon as the last question using it is done, so a process that lives for days and sees
+    thousands of generations holds one or two open at a time.
     """
 
-    def __init__(self, index_dir: IndexDir, embedder_spec: str) -> None:
+    def __init__(self, index_dir: IndexBackend, embedder_spec: str) -> None:
         self.index_dir = index_dir
         self.embedder_spec = embedder_spec
         self._lock = threading.Lock()
         self._generation: Generation | None = None
-        self._stamp: tuple[int, int, int | None] | None = None
+        self._stamp: object = None
         self._users: dict[int, int] = {}
         self._retired: dict[int, Generation] = {}
 
@@ -476,18 +453,4 @@ class LiveIndex:
             if self._generation is not None and not self._users.get(id(self._generation)):
                 self._generation.close()
             self._generation = None
-
-
-def check_compatible(manifest: Manifest, root: Path, embedder_spec: str, dim: int | None) -> None:
-    if manifest.schema != SCHEMA_VERSION:
-        raise IndexMismatchError(
-            f"the index at {root} has schema version {manifest.schema}, this khabar reads "
-            f"version {SCHEMA_VERSION}; rebuild it with `khabar index --rebuild`"
-        )
-    if manifest.embedder != embedder_spec or (dim is not None and manifest.dim != dim):
-        raise IndexMismatchError(
-            f"the index at {root} was built with embedder {manifest.embedder!r} "
-            f"(dim {manifest.dim}) but the configured embedder is {embedder_spec!r}; "
-            f"rebuild it with `khabar index --rebuild`, or set KHABAR_EMBEDDER={manifest.embedder}"
-        )
 

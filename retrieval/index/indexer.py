@@ -2,8 +2,8 @@
 
 Unchanged files are recognised by size and mtime without reading them, and by content hash
 when only the mtime moved; their passages and vectors are carried over, never re-embedded.
-Everything is written into a new generation directory that becomes live only when complete
-(see ``khabar.retrieval.index.generations``), so a killed run costs nothing but its own work.
+Everything is written into a new generation that becomes live only when complete (see
+``khabar.retrieval.index.backend``), so a killed run costs nothing but its own work.
 """
 
 from __future__ import annotations
@@ -24,15 +24,13 @@ import numpy as np
 
 from khabar.embeddings.base import Embedder
 from khabar.retrieval.errors import SeedsNotFoundError
-from khabar.retrieval.index.generations import (
-    IndexDir,
+from khabar.retrieval.index.backend import (
+    IndexBackend,
     IndexWriteError,
-    Manifest,
+    StoreWriter,
     check_compatible,
-    file_sizes,
 )
-from khabar.retrieval.index.store import SCHEMA_VERSION, FileState, Store
-from khabar.retrieval.index.vectors import VectorIndex, kind_for
+from khabar.retrieval.index.store import FileState
 from khabar.retrieval.ingest.chunking import Chunker, embedding_text
 from khabar.retrieval.ingest.decoding import UnreadableFileError
 from khabar.retrieval.ingest.formats import ARTICLE_SUFFIXES, is_article, is_hidden, read_articles
@@ -131,7 +129,7 @@ ProgressFn = Callable[[int, int], None]
 class Indexer:
     """Brings ``index_dir`` in line with a seeds directory."""
 
-    def __init__(self, index_dir: IndexDir, embedder: Embedder, chunker: Chunker,
+    def __init__(self, index_dir: IndexBackend, embedder: Embedder, chunker: Chunker,
                  max_file_bytes: int = 20_000_000) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
@@ -150,7 +148,7 @@ class Indexer:
             )
         started = time.perf_counter()
         with self.index_dir.lock():
-            self.index_dir.collect_garbage()
+            self.index_dir.recover()
             try:
                 report = self._run(seeds, rebuild, progress or (lambda done, total: None),
                                    only)
@@ -158,11 +156,11 @@ class Indexer:
                 reason = _write_failure(exc)
                 if reason is None:
                     raise
-                self.index_dir.collect_garbage()  # the unfinished build goes at once
+                self.index_dir.recover()  # the unfinished build goes at once
                 raise IndexWriteError(
-                    f"cannot write the index at {self.index_dir.root}: {reason}. Free some "
-                    "space and run `khabar index` again; the previous index keeps answering."
-                ) from None
+                    f"cannot write the index at {self.index_dir.describe()}: {reason}. Free "
+                    "some space and run `khabar index` again; the previous index keeps "
+                    "answering.") from None
         report.seconds = time.perf_counter() - started
         return report
 
@@ -174,21 +172,18 @@ class Indexer:
             log.warning("index_damaged_rebuilding", extra={"found": damage})
             report.repaired.append(damage)
         manifest = None if rebuild or damage else self.index_dir.manifest()
-        if manifest is not None and (manifest.schema != SCHEMA_VERSION or manifest.store is None):
-            log.info("schema_changed_rebuilding",
-                     extra={"old": manifest.schema, "new": SCHEMA_VERSION})
+        schema = self.index_dir.schema
+        if manifest is not None and (manifest.schema != schema or manifest.store is None):
+            log.info("schema_changed_rebuilding", extra={"old": manifest.schema, "new": schema})
             manifest = None
         if manifest is not None:
-            check_compatible(manifest, self.index_dir.root, self.embedder.spec, None)
+            check_compatible(manifest, self.index_dir.describe(), self.embedder.spec, None,
+                             schema)
             if manifest.chunking != self.chunker.settings:
                 log.info("passage_settings_changed_rebuilding",
                          extra={"old": manifest.chunking, "new": self.chunker.settings})
                 manifest = None  # every passage would differ: start over
-        number = self.index_dir.next_number()
-        if manifest is None:
-            store = Store(self.index_dir.new_store(number), number, writer=True)
-        else:
-            store = Store(self.index_dir.root / manifest.store, number, writer=True)
+        store = self.index_dir.writer(manifest, self.embedder.dim)
         try:
             if only is not None and manifest is not None:
                 changed, touched, removed = self._scan_only(seeds, only, store, report)
@@ -209,44 +204,13 @@ class Indexer:
             else:
                 report.documents, report.passages = store.counts_since(
                     manifest.generation, manifest.documents, manifest.passages)
-            # Everything up to the commit happens inside one SQLite transaction (the vectors
-            # are read from it uncommitted), and the commit comes right before publication: a
-            # run killed before it leaves the store exactly as it was.
-            vectors = self._vectors(store, manifest, report.passages)
-            tmp = self.index_dir.begin(number)
-            vectors.save(tmp)
-            Manifest(
-                schema=SCHEMA_VERSION, embedder=self.embedder.spec, dim=self.embedder.dim,
-                generation=number, documents=report.documents, passages=report.passages,
-                chunking=self.chunker.settings, created=time.time(), store=store.path.name,
-                files=file_sizes(tmp), **vectors.describe(),
-            ).write(tmp / "manifest.json")
-            report.generation = self.index_dir.publish(store, tmp, number)
+            report.generation = self.index_dir.publish(
+                store, self.embedder, base=manifest, documents=report.documents,
+                passages=report.passages, chunking=self.chunker.settings)
         finally:
             store.close()
-        oldest = self.index_dir.collect_garbage()
-        if oldest is not None:
-            collector = Store(store.path, number, writer=True)
-            try:
-                collector.collect(oldest)
-            finally:
-                collector.close()
+        self.index_dir.collect()
         return report
-
-    def _vectors(self, store: Store, manifest: Manifest | None, live: int) -> VectorIndex:
-        """The vector index of the generation ``store`` is building: the published one updated
-        with what changed since it (removed ids out, new vectors in), or built anew."""
-        dim = self.embedder.dim
-        if manifest is not None and manifest.vector_index == kind_for(live):
-            vectors = VectorIndex.load(self.index_dir.path_of(manifest.generation),
-                                       **manifest.vector_fields(), read_base=False)
-            published = manifest.generation
-            if vectors.update(store.removed_since(published),
-                              store.iter_vectors(dim, since=published), live):
-                return vectors
-        vectors = VectorIndex.build(dim, store.iter_vectors(dim), live, kind=kind_for(live))
-        tune_vectors(vectors, store, self.embedder)
-        return vectors
 
     def _scan(self, seeds: Path, known: dict[str, FileState], report: IndexReport,
               ) -> tuple[list[_Changed], list[FileState], list[str]]:
@@ -287,7 +251,8 @@ class Indexer:
             changed.append(_Changed(rel, path, st.st_mtime_ns))
         return changed, touched, sorted(set(known) - present)
 
-    def _scan_only(self, seeds: Path, only: Sequence[str], store: Store, report: IndexReport,
+    def _scan_only(self, seeds: Path, only: Sequence[str], store: StoreWriter,
+                   report: IndexReport,
                    ) -> tuple[list[_Changed], list[FileState], list[str]]:
         """``_scan`` for the files named in ``only``: a missing one that was indexed is
         removed; the others are sorted as ``_scan`` sorts them."""
@@ -322,7 +287,7 @@ class Indexer:
                 changed.append(_Changed(rel, path, st.st_mtime_ns))
         return changed, touched, removed
 
-    def _index_files(self, store: Store, files: list[_Changed], report: IndexReport,
+    def _index_files(self, store: StoreWriter, files: list[_Changed], report: IndexReport,
                      progress: ProgressFn) -> None:
         """Embed and store the changed files in bounded batches.
 
@@ -378,7 +343,7 @@ class Indexer:
         self._flush(store, batch, report)
         progress(len(files), len(files))
 
-    def _flush(self, store: Store, batch: list[_Pending], report: IndexReport) -> None:
+    def _flush(self, store: StoreWriter, batch: list[_Pending], report: IndexReport) -> None:
         if not batch:
             return
         texts: list[str] = []
@@ -406,15 +371,6 @@ class Indexer:
             store.add_document(item.doc, item.file, item.content_hash, item.passages,
                                np.array(passage_rows), sentences)
             report.embedded_passages += len(item.passages)
-
-
-def tune_vectors(vectors: VectorIndex, store: Store, embedder: Embedder, probes: int = 48) -> None:
-    """Tune an approximate index on question-like probes: the opening words of passages spread
-    over the corpus, embedded as queries (about a second, against hours of embedding)."""
-    if vectors.kind == "flat":
-        return
-    texts = [" ".join(t.split()[:10]) for t in store.sample_texts(probes)]
-    vectors.tune(embedder.embed(texts, query=True), store.iter_vectors(embedder.dim))
 
 
 def _sha256(data: bytes) -> str:

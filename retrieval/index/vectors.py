@@ -28,8 +28,13 @@ import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from khabar.embeddings.base import Embedder
+    from khabar.retrieval.index.store import Store
 
 APPROXIMATE_FROM = 50_000
 RECALL_TARGET = 0.98
@@ -253,6 +258,15 @@ class VectorIndex:
             faiss.omp_set_num_threads(threads)
         found.sort(key=lambda pair: pair[1], reverse=True)
         return [(int(i), float(s)) for i, s in found[:want] if i >= 0]
+
+
+def tune_vectors(vectors: VectorIndex, store: Store, embedder: Embedder, probes: int = 48) -> None:
+    """Tune an approximate index on question-like probes: the opening words of passages spread
+    over the corpus, embedded as queries (about a second, against hours of embedding)."""
+    if vectors.kind == "flat":
+        return
+    texts = [" ".join(t.split()[:10]) for t in store.sample_texts(probes)]
+    vectors.tune(embedder.embed(texts, query=True), store.iter_vectors(embedder.dim))
 
 
 def _flat(dim: int) -> object:

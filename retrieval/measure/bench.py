@@ -11,6 +11,7 @@ from the measured bare throughput and adds the overhead measured for real at tha
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import shutil
@@ -27,10 +28,9 @@ import numpy as np
 from khabar.embeddings.base import Embedder
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError
-from khabar.retrieval.index.generations import Generation, IndexDir, Manifest, file_sizes
-from khabar.retrieval.index.indexer import tune_vectors
-from khabar.retrieval.index.store import SCHEMA_VERSION, Store
-from khabar.retrieval.index.vectors import VectorIndex, exact_top, recall
+from khabar.retrieval.index.backend import Generation, IndexBackend
+from khabar.retrieval.index.generations import IndexDir
+from khabar.retrieval.index.vectors import exact_top, recall
 from khabar.retrieval.ingest.chunking import Chunker, embedding_text, sentence_spans
 from khabar.retrieval.ingest.corpus import parse
 from khabar.retrieval.ingest.decoding import UnreadableFileError, decode
@@ -102,15 +102,22 @@ def bare_embedder(embedder: Embedder, sentences: list[str], rng: random.Random,
             "_vectors": vectors, "_queries": queries}
 
 
+def _fresh(index: IndexBackend, work: Path, name: str) -> IndexBackend:
+    """An empty index of ``index``'s kind for one bench corpus (a killed run's is dropped)."""
+    target = index.sibling(work, name)
+    target.destroy()
+    return target
+
+
 def real_indexing(embedder: Embedder, sentences: list[str], bare: dict, work: Path,
-                  rng: random.Random, articles: int) -> dict:
+                  rng: random.Random, articles: int, index: IndexBackend) -> dict:
     """Index generated articles through the real pipeline and compare to the bare embedder."""
     seeds = work / "index-seeds"
     seeds.mkdir(parents=True)
     for i in range(articles):
         body = "\n\n".join(" ".join(rng.sample(sentences, 3)) for _ in range(3))
         (seeds / f"a{i:03d}.txt").write_text(f"خبر {i}\n\n{body}\n", encoding="utf-8")
-    report = Khabar(work / "index-real", seeds=seeds, embedder=embedder).index()
+    report = Khabar(_fresh(index, work, "index-real"), seeds=seeds, embedder=embedder).index()
     embedded_tokens = report.embedded_chars / bare["chars_per_token"]
     rate = embedded_tokens / report.seconds
     return {"articles": articles, "passages": report.passages,
@@ -140,7 +147,8 @@ class _PoolEmbedder(Embedder):
 
 
 def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work: Path,
-                rng: random.Random, articles: int, adds: int = 5) -> dict:
+                rng: random.Random, articles: int, index: IndexBackend,
+                adds: int = 5) -> dict:
     """The daily job at scale: check an unchanged ``articles``-file seeds dir, then add one
     article at a time, ``adds`` times, each add timed beside embedding that article's texts on
     the bare embedder (alternating which goes first: the first of a pair runs slower). The
@@ -152,11 +160,11 @@ def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work
         (seeds / f"{i // 1000:02d}" / f"a{i:05d}.txt").parent.mkdir(exist_ok=True)
         (seeds / f"{i // 1000:02d}" / f"a{i:05d}.txt").write_text(f"خبر {i}\n\n{body}\n",
                                                                  encoding="utf-8")
+    live = _fresh(index, work, "live-index")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    built = Khabar(work / "live-index", seeds=seeds,
-                   embedder=_PoolEmbedder(embedder, pool)).index()
+    built = Khabar(live, seeds=seeds, embedder=_PoolEmbedder(embedder, pool)).index()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    engine = Khabar(work / "live-index", seeds=seeds, embedder=embedder)
+    engine = Khabar(live, seeds=seeds, embedder=embedder)
     unchanged = engine.index()
 
     add_s, bare_s, embedded = [], [], 0
@@ -180,8 +188,10 @@ def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work
                 embedder.embed(texts)
                 bare_s.append(time.perf_counter() - t)
     add_med, bare_med = statistics.median(add_s), statistics.median(bare_s)
+    vector_index = live.manifest().vector_index
+    live.destroy()
     return {"articles": articles, "passages": built.passages,
-            "vector_index": engine.index_dir.manifest().vector_index,
+            "vector_index": vector_index,
             "build_seconds_without_embedding": round(built.seconds, 1),
             "build_peak_rss_growth_mb": round(max(0, rss_after - rss_before) / 1024, 1),
             "unchanged_check_s": round(unchanged.seconds, 2),
@@ -223,41 +233,38 @@ def synthetic_vectors(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
-def build_synthetic(index_dir: IndexDir, embedder: Embedder, vectors: np.ndarray,
+def build_synthetic(index: IndexBackend, embedder: Embedder, vectors: np.ndarray,
                     sentences: list[str], seed: int) -> float:
-    """Write a generation of ``len(vectors)`` passages (store + FTS + FAISS) through the same
-    store calls as the indexer, one one-sentence passage per vector; returns seconds."""
+    """Write a generation of ``len(vectors)`` passages through the same writer and publication
+    as the indexer, one one-sentence passage per vector; returns seconds."""
     rng = random.Random(seed)
     started = time.perf_counter()
-    store = Store(index_dir.new_store(1), 1, writer=True)
-    per_doc = 10
-    for d in range(0, len(vectors), per_doc):
-        chunk = vectors[d:d + per_doc]
-        texts = [" ".join(rng.sample(sentences, 2)) for _ in chunk]
-        starts = np.cumsum([0] + [len(t) + 2 for t in texts[:-1]])
-        path = f"synthetic/{d // per_doc:06d}.txt"
-        spans = tuple(Span(int(a), int(a) + len(t)) for a, t in zip(starts, texts, strict=True))
-        doc = Document(path, "\n\n".join(texts), texts[0][:60], None, None, None, "ar", spans)
-        passages = [Passage(path, n, sp.start, sp.end, t, (sp,))
-                    for n, (sp, t) in enumerate(zip(spans, texts, strict=True))]
-        store.add_document(doc, path, "", passages, chunk, chunk)
-    docs, passages_count = store.counts()
-    index = VectorIndex.build(embedder.dim, store.iter_vectors(embedder.dim), passages_count)
-    tune_vectors(index, store, embedder)
-    tmp = index_dir.begin(1)
-    index.save(tmp)
-    Manifest(schema=SCHEMA_VERSION, embedder=embedder.spec, dim=embedder.dim, generation=1,
-             documents=docs, passages=passages_count, chunking=Chunker().settings,
-             created=time.time(), store=store.path.name, files=file_sizes(tmp),
-             **index.describe()).write(tmp / "manifest.json")
-    index_dir.publish(store, tmp, 1)
-    store.close()
+    store = index.writer(None, embedder.dim)
+    try:
+        per_doc = 10
+        for d in range(0, len(vectors), per_doc):
+            chunk = vectors[d:d + per_doc]
+            texts = [" ".join(rng.sample(sentences, 2)) for _ in chunk]
+            starts = np.cumsum([0] + [len(t) + 2 for t in texts[:-1]])
+            path = f"synthetic/{d // per_doc:06d}.txt"
+            spans = tuple(Span(int(a), int(a) + len(t))
+                          for a, t in zip(starts, texts, strict=True))
+            doc = Document(path, "\n\n".join(texts), texts[0][:60], None, None, None, "ar", spans)
+            passages = [Passage(path, n, sp.start, sp.end, t, (sp,))
+                        for n, (sp, t) in enumerate(zip(spans, texts, strict=True))]
+            store.add_document(doc, path, "", passages, chunk, chunk)
+        docs, passages_count = store.counts()
+        index.publish(store, embedder, base=None, documents=docs, passages=passages_count,
+                      chunking=Chunker().settings)
+    finally:
+        store.close()
     return time.perf_counter() - started
 
 
 def recall_at_10(gen: Generation, queries: np.ndarray) -> float | None:
     """Recall@10 of the served index against exact search over the stored vectors, on the
-    bench's own questions (not the probes the index was tuned on)."""
+    bench's own questions (not the probes the index was tuned on); for Milvus, of its search
+    (its FLAT index is exact: 1.0 confirms the generation filter loses nothing)."""
     if gen.vectors.kind == "flat":
         return None
     exact = exact_top(queries, gen.store.iter_vectors(gen.manifest.dim), 10)
@@ -268,7 +275,7 @@ def recall_at_10(gen: Generation, queries: np.ndarray) -> float | None:
 # would also count the bench's own memory, which a forked child holds until it execs.
 _ASK_THEN_REPORT_PEAK = """
 import runpy, sys
-sys.argv = ["khabar", "ask", "--index", sys.argv[1], sys.argv[2]]
+sys.argv = ["khabar", "ask", sys.argv[1]]
 try:
     runpy.run_module("khabar.bot", run_name="__main__")
 except SystemExit as exc:
@@ -279,23 +286,33 @@ with open("/proc/self/status") as fh:
 """
 
 
-def serving_rss_mb(index: Path, question: str) -> float:
+def _child_env(index: IndexBackend) -> dict[str, str]:
+    """The environment of a ``khabar`` child process pointed at ``index``."""
+    return {**os.environ, **index.environment()}
+
+
+def serving_rss_mb(index: IndexBackend, question: str) -> float:
     """Peak resident memory of a fresh ``khabar ask`` process on ``index``."""
-    out = subprocess.run([sys.executable, "-c", _ASK_THEN_REPORT_PEAK, str(index), question],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-c", _ASK_THEN_REPORT_PEAK, question],
+                         check=True, capture_output=True, text=True,
+                         env=_child_env(index)).stdout
     kb = next(line.split()[1] for line in out.splitlines() if line.startswith("VmHWM"))
     return round(int(kb) / 1024, 1)
 
 
-def cold_start(index: Path, question: str) -> float:
+def cold_start(index: IndexBackend, question: str) -> float:
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "khabar.bot", "ask", "--index", str(index), question],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "khabar.bot", "ask", question],
+                   check=True, capture_output=True, env=_child_env(index))
     return round(time.perf_counter() - t, 2)
 
 
 def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], work: Path,
-        log: Callable[[str], None], live_articles: int = 10_000) -> BenchReport:
+        log: Callable[[str], None], live_articles: int = 10_000,
+        index: IndexBackend | None = None) -> BenchReport:
+    """The bench; every corpus is an index of ``index``'s kind (default: local directories
+    under ``work``), so ``khabar bench --backend milvus`` measures Milvus the same way."""
+    index = index or IndexDir(work)
     rng = random.Random(11)
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.glob("run-*"):
@@ -311,21 +328,24 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
     report.embedder = bare
     log("indexing generated articles through the real pipeline")
     report.indexing = real_indexing(embedder, sentences, bare, run_dir, rng,
-                                    articles=40 if big else 6)
+                                    articles=40 if big else 6, index=index)
 
-    seeds_engine = Khabar(run_dir / "seeds-index", seeds=seeds, embedder=embedder)
+    seeds_engine = Khabar(_fresh(index, run_dir, "seeds-index"), seeds=seeds, embedder=embedder)
     seeds_engine.index()
-    report.cold_start_s = cold_start(seeds_engine.index_dir.root, queries[0])
     log("follow-up questions on the seeds")
     report.followups = followups(seeds_engine, queries[1:])
+    seeds_engine.close()  # a Milvus Lite file serves one process: the child's turn
+    report.cold_start_s = cold_start(seeds_engine.index_dir, queries[0])
+    seeds_engine.index_dir.destroy()
     if live_articles:
         log(f"live corpus: {live_articles:,} article files, then one more")
-        report.live = live_corpus(embedder, pool, sentences, run_dir, rng, live_articles)
+        report.live = live_corpus(embedder, pool, sentences, run_dir, rng, live_articles,
+                                  index)
 
     for n in sizes:
         log(f"size {n:,}: building")
         vectors = synthetic_vectors(pool, n, seed=n)
-        engine = Khabar(run_dir / f"size-{n}", embedder=embedder)
+        engine = Khabar(_fresh(index, run_dir, f"size-{n}"), embedder=embedder)
         build_s = build_synthetic(engine.index_dir, embedder, vectors, sentences, seed=n)
         service = engine.service
         service.ask(queries[0])
@@ -344,7 +364,10 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
         gen = service.generation()
         qv = embedder.embed(queries, query=True)
         embed_s = n * bare["tokens_per_passage"] / bare["tokens_per_s"]
-        size_bytes = sum(p.stat().st_size for p in gen.path.iterdir())
+        size_mb = (round(sum(p.stat().st_size for p in gen.path.iterdir()) / 2**20, 1)
+                   if gen.path else None)
+        recall10 = recall_at_10(gen, qv)
+        engine.close()  # a Milvus Lite file serves one process: the child's turn
         report.sizes.append({
             "passages": n, "vector_index": gen.manifest.vector_index,
             "ask_p50_ms": _pct(totals, 50), "ask_p95_ms": _pct(totals, 95),
@@ -354,16 +377,16 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
             "repeat_ask_p50_ms": _pct(repeat, 50),
             "embed_p50_ms": _pct(split["embed"], 50), "search_p50_ms": _pct(split["search"], 50),
             "answer_p50_ms": _pct(split["answer"], 50),
-            "recall_at_10": recall_at_10(gen, qv),
+            "recall_at_10": recall10,
             "vector_setting": gen.manifest.vector_setting,
             "tuned_recall_at_10": gen.manifest.recall_at_10,
-            "index_mb": round(size_bytes / 2**20, 1),
-            "serving_rss_mb": serving_rss_mb(engine.index_dir.root, queries[1]),
+            "index_mb": size_mb,
+            "serving_rss_mb": serving_rss_mb(engine.index_dir, queries[1]),
             "build_overhead_s": round(build_s, 2),
             "indexing_ratio_extrapolated": round(embed_s / (embed_s + build_s), 3),
         })
-        gen.close()
-        shutil.rmtree(engine.index_dir.root, ignore_errors=True)
+        engine.index_dir.destroy()
+        engine.close()
     shutil.rmtree(run_dir, ignore_errors=True)
     return report
 

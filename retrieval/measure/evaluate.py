@@ -169,7 +169,8 @@ def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
     key = hashlib.sha256(
         f"{corpus.resolve()}|{engine.embedder.spec}|{shape}|{SCHEMA_VERSION}".encode()
     )
-    cached = Khabar(cache_root / f"{set_dir.resolve().name}-{key.hexdigest()[:12]}",
+    cached = Khabar(engine.index_dir.sibling(
+                        cache_root, f"{set_dir.resolve().name}-{key.hexdigest()[:12]}"),
                     seeds=corpus, embedder=engine.embedder,
                     chunk_chars=engine.chunker.max_chars,
                     chunk_overlap=engine.chunker.overlap_chars,

@@ -69,7 +69,7 @@ def parse_date(text: str) -> str | None:
         candidates.append((m.start(), int(m[3]), _JALALI_MONTHS[m[2]], int(m[1]), True))
     for _, y, mo, d, jalali in sorted(candidates):
         if jalali and 1300 <= y <= 1499:
-            y, mo, d = _jalali_to_gregorian(y, mo, d)
+            y, mo, d = jalali_to_gregorian(y, mo, d)
         if 1900 <= y <= 2100:
             try:
                 return date(y, mo, d).isoformat()
@@ -78,7 +78,7 @@ def parse_date(text: str) -> str | None:
     return None
 
 
-def _jalali_to_gregorian(jy: int, jm: int, jd: int) -> tuple[int, int, int]:
+def jalali_to_gregorian(jy: int, jm: int, jd: int) -> tuple[int, int, int]:
     """The Gregorian date of a Solar Hijri one (the arithmetic of the 33-year cycle)."""
     jy += 1595
     days = (-355668 + 365 * jy + (jy // 33) * 8 + ((jy % 33) + 3) // 4 + jd

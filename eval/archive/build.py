@@ -7,14 +7,15 @@ language-ml/course-nlp-ir-1-text-exploring repository (Apache-2.0).  This script
 re-creates every corpus file, byte for byte, from copies of those repositories
 that you download yourself.  See SOURCES.md.
 
-    python3 eval/archive/build.py \
+    .venv/bin/python eval/archive/build.py \
         --saudinewsnet /path/to/SaudiNewsNet \
         --language-ml  /path/to/course-nlp-ir-1-text-exploring
 
 Each path may be a normal checkout (working tree) or a bare/mirror git
 directory; for a git directory the pinned commit below is read, so later
-upstream changes do not alter the corpus.  Only the Python standard library
-(and the `git` command, for git directories) is needed.
+upstream changes do not alter the corpus.  Run it with the project's venv
+(`.venv/bin/python`): Solar Hijri dates are converted by khabar's own
+`retrieval/dates.py`; git directories need the `git` command.
 
 selection.json (our own work) lists, for every corpus file, the source record
 (SaudiNewsNet day file + array index + URL, Fars news id, or varzesh3 code)
@@ -28,6 +29,8 @@ import re
 import subprocess
 import sys
 import zipfile
+
+from khabar.retrieval.dates import jalali_to_gregorian
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -80,33 +83,6 @@ class Source:
                 return f.read()
         return subprocess.run(["git", "--git-dir", self.path, "show", f"{self.commit}:{rel}"],
                               check=True, capture_output=True).stdout
-
-
-def jalali_to_gregorian(jy, jm, jd):
-    jy += 1595
-    days = -355668 + 365 * jy + (jy // 33) * 8 + ((jy % 33) + 3) // 4 + jd
-    days += (jm - 1) * 31 if jm < 7 else (jm - 7) * 30 + 186
-    gy = 400 * (days // 146097)
-    days %= 146097
-    if days > 36524:
-        days -= 1
-        gy += 100 * (days // 36524)
-        days %= 36524
-        if days >= 365:
-            days += 1
-    gy += 4 * (days // 1461)
-    days %= 1461
-    if days > 365:
-        gy += (days - 1) // 365
-        days = (days - 1) % 365
-    gd = days + 1
-    leap = (gy % 4 == 0 and gy % 100 != 0) or gy % 400 == 0
-    months = [0, 31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-    gm = 1
-    while gm <= 12 and gd > months[gm]:
-        gd -= months[gm]
-        gm += 1
-    return gy, gm, gd
 
 
 def fars_jdate(link):

@@ -64,10 +64,11 @@ def _loopback_only(monkeypatch):
 
 
 @contextlib.asynccontextmanager
-async def running_bot(engine: Khabar, *, allowed="", admins="", rate=0):
+async def running_bot(engine: Khabar, *, allowed="", admins="", rate=0, feeds=None,
+                      interval=3600):
     fake = FakeBotAPI(TOKEN)
     await fake.start()
-    state = make_state(engine, allowed, admins, rate)
+    state = make_state(engine, allowed, admins, rate, feeds, interval)
     app = build_application(TOKEN, fake.base_url, state)
     try:
         async with app:

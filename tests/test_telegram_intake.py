@@ -4,16 +4,14 @@ fake Bot API, with pages served by a local web server, all on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 from conftest import SMALL_CORPUS, write_articles
 from fake_telegram import FakeBotAPI
 from fake_web import FakeWeb, rss
 from test_intake import PAGE_EN, PAGE_FA, PERSIAN_SENTENCE, PERSIAN_TITLE, ZWNJ
-from test_telegram import TOKEN, check_html
+from test_telegram import _run, check_html, running_bot
 
-from khabar.bot.telegram.app import build_application, make_state
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.ingest.fetch import FetchOptions
 
@@ -43,30 +41,6 @@ def _engine(tmp_path, embedder, allow_private=True) -> Khabar:
     return engine
 
 
-@contextlib.asynccontextmanager
-async def running_bot(engine: Khabar, *, feeds=None, interval=3600):
-    fake = FakeBotAPI(TOKEN)
-    await fake.start()
-    state = make_state(engine, "", str(ADMIN), 0, feeds, interval)
-    app = build_application(TOKEN, fake.base_url, state)
-    try:
-        async with app:
-            await app.post_init(app)
-            await app.updater.start_polling(poll_interval=0, timeout=2)
-            await app.start()
-            try:
-                yield fake
-            finally:
-                await app.updater.stop()
-                await app.stop()
-    finally:
-        await fake.stop()
-
-
-def _run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 180))
-
-
 def _texts(fake: FakeBotAPI, chat: int) -> list[str]:
     """What the user saw in ``chat``, direction marks left out."""
     return [(check_html(p["text"]) if p.get("parse_mode") == "HTML" else p["text"])
@@ -79,7 +53,7 @@ def test_an_admin_adds_a_file_and_links_then_asks_about_them(tmp_path, embedder,
     persian = web.add("/fa/festival", PAGE_FA)
 
     async def scenario():
-        async with running_bot(engine) as fake:
+        async with running_bot(engine, admins=str(ADMIN)) as fake:
             await fake.push(fake.document("dam.txt", DAM, user_id=ADMIN))
             await fake.wait_for(lambda: len(fake.sent(chat_id=ADMIN)) == 1, timeout=60)
             reply = _texts(fake, ADMIN)[0]
@@ -114,7 +88,7 @@ def test_only_admins_add_and_bad_documents_lose_nothing(tmp_path, embedder, web)
     page = web.add("/page", PAGE_EN)
 
     async def scenario():
-        async with running_bot(engine) as fake:
+        async with running_bot(engine, admins=str(ADMIN)) as fake:
             await fake.push(fake.document("dam.txt", DAM, user_id=READER))
             await fake.push(fake.message(page, user_id=READER))
             await fake.wait_for(lambda: len(fake.sent(chat_id=READER)) == 2)
@@ -152,7 +126,7 @@ def test_a_link_to_the_server_itself_is_refused_with_the_reason(tmp_path, embedd
     page = web.add("/page", PAGE_EN)
 
     async def scenario():
-        async with running_bot(engine) as fake:
+        async with running_bot(engine, admins=str(ADMIN)) as fake:
             await fake.push(fake.message(page, user_id=ADMIN))
             await fake.wait_for(lambda: fake.sent(chat_id=ADMIN), timeout=60)
             reply = _texts(fake, ADMIN)[0]
@@ -169,7 +143,7 @@ def test_the_bot_polls_feeds_and_shows_them_to_admins(tmp_path, embedder, web):
     broken = web.add("/broken", "<rss><channel><title>x</ti", content_type="application/xml")
 
     async def scenario():
-        async with running_bot(engine, feeds=[feed, broken]) as fake:
+        async with running_bot(engine, admins=str(ADMIN), feeds=[feed, broken]) as fake:
             deadline = asyncio.get_running_loop().time() + 60
             while not all(s.last_poll for s in engine.intake.status([feed, broken])):
                 assert asyncio.get_running_loop().time() < deadline, "the feeds were not polled"

@@ -106,18 +106,12 @@ class Settings(BaseSettings):
             raise ValueError(f"choose from {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
-    @field_validator("search_mode")
+    @field_validator("search_mode", "backend")
     @classmethod
-    def _search_mode(cls, value: str) -> str:
-        if value not in SEARCH_MODES:
-            raise ValueError(f"choose from {', '.join(SEARCH_MODES)}")
-        return value
-
-    @field_validator("backend")
-    @classmethod
-    def _backend(cls, value: str) -> str:
-        if value not in BACKENDS:
-            raise ValueError(f"choose from {', '.join(BACKENDS)}")
+    def _choice(cls, value: str, info: ValidationInfo) -> str:
+        choices = SEARCH_MODES if info.field_name == "search_mode" else BACKENDS
+        if value not in choices:
+            raise ValueError(f"choose from {', '.join(choices)}")
         return value
 
     @field_validator("milvus_uri")

@@ -89,15 +89,18 @@ class AnswerOut(BaseModel):
                                                    "the one shown.")
 
 
-class SourceOut(BaseModel):
-    """An indexed article."""
-
+class _ArticleMeta(BaseModel):
     doc: str
     title: str | None
     outlet: str | None
     date: str | None
     url: str | None
     lang: str | None
+
+
+class SourceOut(_ArticleMeta):
+    """An indexed article."""
+
     passages: int
 
 
@@ -110,15 +113,9 @@ class PassageSpan(BaseModel):
     end: int
 
 
-class ArticleOut(BaseModel):
+class ArticleOut(_ArticleMeta):
     """An article's stored text: citation offsets index ``text``; ``passages`` are its spans."""
 
-    doc: str
-    title: str | None
-    outlet: str | None
-    date: str | None
-    url: str | None
-    lang: str | None
     text: str
     passages: list[PassageSpan]
 

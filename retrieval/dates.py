@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from khabar.retrieval.normalize import asks_something
+
 _MONTHS = {
     # English
     "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
@@ -132,8 +134,12 @@ _YESTERDAY = r"أمس|امس|البارحة|yesterday|دیروز"
 _LAST = r"الماضي|الماضية|المنصرم|المنصرمة|last|past|گذشته|پیش"
 _RELATIVE = [
     # (pattern, kind)
-    (re.compile(rf"(?:{_TODAY})(?:\s+(?:{_WEEKDAY_ALT}))?", re.I), "today"),
-    (re.compile(rf"(?:{_YESTERDAY})(?:\s+(?:{_WEEKDAY_ALT}))?", re.I), "yesterday"),
+    # Whole words (or with the clitic "و"/"ف": "وأمس"): "اليومية" is "daily" and "امروزه"
+    # "nowadays", not "today".
+    (re.compile(rf"(?<![^\W_وف])(?:{_TODAY})(?:\s+(?:{_WEEKDAY_ALT}))?(?![\w\u200c])", re.I),
+     "today"),
+    (re.compile(rf"(?<![^\W_وف])(?:{_YESTERDAY})(?:\s+(?:{_WEEKDAY_ALT}))?(?![\w\u200c])", re.I),
+     "yesterday"),
     (re.compile(r"الشهر\s+(?:الماضي|المنصرم)|last month|ماه\s+(?:گذشته|پیش)", re.I),
      "last_month"),
     (re.compile(r"(?:العام|السنة)\s+(?:الماضي|الماضية|المنصرم)|last year|سال\s+(?:گذشته|پیش)",
@@ -149,7 +155,9 @@ _DAY_MONTH = re.compile(
     rf"(?!\s*,?\s*\d{{4}})", re.I)
 _MONTH_YEAR = re.compile(rf"({_MONTH_ALT})(?:\s*/\s*(?:{_MONTH_ALT}))?\s+(\d{{4}})(?!\d)",
                          re.I)
-_MONTH_LAST = re.compile(rf"({_MONTH_ALT})\s+({_LAST})", re.I)
+# "حزيران الماضي", "ژوئن گذشته", "June last" and English's own order, "last June".
+_MONTH_LAST = re.compile(rf"({_MONTH_ALT})\s+(?:{_LAST})|\b(?:last|past)\s+({_MONTH_ALT})\b",
+                         re.I)
 
 
 def mentions(text: str, published: str | None) -> list[Mention]:
@@ -184,7 +192,7 @@ def mentions(text: str, published: str | None) -> list[Mention]:
             day = _day_before(pub, _MONTHS[m[2].lower()], int(m[1]), bool(m[3]))
             add(m, day.isoformat() if day else None)
         for m in _MONTH_LAST.finditer(digits):
-            month = _MONTHS[m[1].lower()]
+            month = _MONTHS[(m[1] or m[2]).lower()]
             year = pub.year if month < pub.month else pub.year - 1
             add(m, f"{year:04d}-{month:02d}")
         for pattern, kind in _RELATIVE:
@@ -231,3 +239,100 @@ def _relative(kind: str, m: re.Match[str], pub: date) -> str | None:
     if weekday is None:
         return None
     return (pub - timedelta(days=(pub.weekday() - weekday) % 7)).isoformat()
+
+
+# Words that ask for the newest news. Arabic "آخر" counts only where it means "latest" (it also
+# means "another": "بلد آخر"), "جديد" only in "what is new" ("الاتفاق الجديد" is a new treaty).
+_EDGE_BEFORE = r"(?:^|(?<=[\s،؟?:]))"
+_EDGE_AFTER = r"(?=[\s،؟?.:]|$)"
+_NEWEST = re.compile(
+    r"\b(?:latest|newest|most recent|recent(?:ly)?|what(?:'s| is) new|new developments"
+    r"|any news)\b"
+    + "|" + _EDGE_BEFORE + r"(?:ما\s+(?:هو\s+|هي\s+)?آخر|أحدث|احدث|مؤخر[اًا]+|المستجدات"
+    r"|مستجدات|ما\s+الجديد|ما\s+جديد"
+    r"|آخر(?=\s+(?:ما|الأخبار|أخبار|اخبار|التطورات|المستجدات|تصريح|المعلومات))"
+    r"|^آخر)" + _EDGE_AFTER
+    + "|" + _EDGE_BEFORE + r"(?:جدیدترین|تازه‌ترین|تازه ترین|آخرین|اخیر|اخیرا|اخیراً|چه خبر)"
+    + _EDGE_AFTER,
+    re.IGNORECASE,
+)
+_THIS_YEAR = re.compile(r"\bthis year\b|(?:هذا|هذه)\s+(?:العام|السنة)|امسال|سال جاری", re.I)
+_YEAR = re.compile(r"(?<![\d/.-])(\d{4})(?![\d/.-])")
+_JALALI_MONTH_YEAR = re.compile(r"(" + "|".join(_JALALI_MONTHS) + r")\s+(1[34]\d\d)(?!\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """When a question asks about: publication dates from ``start`` to ``end`` (inclusive,
+    either open), and whether it wants the newest news first ("latest", "آخر", "جدیدترین")."""
+
+    start: date | None = None
+    end: date | None = None
+    newest: bool = False
+
+    def holds(self, published: str | None) -> bool:
+        """Whether an article published on ``published`` (ISO) falls in the range."""
+        day = _iso((published or "")[:10])
+        if day is None or (self.start is None and self.end is None):
+            return False
+        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+
+
+def asked_period(question: str, today: date) -> Period | None:
+    """The time a question pins, read against ``today``: its dates ("19 June 2024",
+    "خرداد ۱۴۰۳"), years ("in 2023", "عام 2023", "سال ۱۴۰۲"), relative days, months and years
+    ("yesterday", "الشهر الماضي", "last June", "امسال") and words asking for the newest news.
+    None when it pins no time."""
+    dated = mentions(question, today.isoformat())
+    spans = [_span(m.resolved, m.until) for m in dated]
+    taken = [(m.start, m.start + len(m.text)) for m in dated]
+    digits = question.translate(_DIGIT_TABLE)
+    persian = bool(_PERSIAN_MARKS.search(question))
+    for m in _JALALI_MONTH_YEAR.finditer(digits):
+        year, month = int(m[2]), _JALALI_MONTHS[m[1]]
+        first = date(*jalali_to_gregorian(year, month, 1))
+        after = (year + 1, 1) if month == 12 else (year, month + 1)
+        spans.append((first, date(*jalali_to_gregorian(*after, 1)) - timedelta(days=1)))
+        taken.append((m.start(), m.end()))
+    for m in _YEAR.finditer(digits):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        year = int(m[1])
+        if persian and 1300 <= year <= 1499:  # a Solar Hijri year: Farvardin 1 to Esfand 29
+            first = date(*jalali_to_gregorian(year, 1, 1))
+            spans.append((first, date(*jalali_to_gregorian(year + 1, 1, 1)) - timedelta(days=1)))
+        elif 1900 <= year <= today.year + 1:
+            spans.append((date(year, 1, 1), date(year, 12, 31)))
+    if _THIS_YEAR.search(question):
+        spans.append((date(today.year, 1, 1), today))
+    newest = bool(_NEWEST.search(question))
+    if not spans and not newest:
+        return None
+    if not spans:
+        return Period(newest=True)
+    return Period(min(s for s, _ in spans), max(e for _, e in spans), newest)
+
+
+def without_newest_words(question: str) -> str:
+    """``question`` without its words asking for the newest news: they say how to rank, not
+    what to look for, and searched as text they find articles that say "latest" or "جدیدترین"."""
+    stripped = re.sub(r"\s{2,}", " ", _NEWEST.sub(" ", question)).strip()
+    return stripped if asks_something(stripped) else question
+
+
+def _span(resolved: str, until: str | None) -> tuple[date, date]:
+    """The days a resolved mention covers: one day, a month (``YYYY-MM``) or a year."""
+    first = _bounds(resolved)[0]
+    return first, _bounds(until or resolved)[1]
+
+
+def _bounds(value: str) -> tuple[date, date]:
+    parts = [int(p) for p in value.split("-")]
+    if len(parts) == 3:
+        day = date(*parts)
+        return day, day
+    if len(parts) == 2:
+        first = date(parts[0], parts[1], 1)
+        nxt = date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1)
+        return first, nxt - timedelta(days=1)
+    return date(parts[0], 1, 1), date(parts[0], 12, 31)

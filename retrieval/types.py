@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from khabar.retrieval.dates import Period
+
 # Separates the pages of a paged text (the PDF reader's output), as in pdftotext's.
 PAGE_BREAK = "\f"
 
@@ -78,7 +80,8 @@ class Query:
     """A question as the search and answer stages see it, analysed once.
 
     ``text`` is what is searched; ``vector`` its query embedding, ``tokens`` its normalised
-    terms, ``script`` and ``lang`` what lexical trust and the reply language depend on.
+    terms, ``script`` and ``lang`` what lexical trust and the reply language depend on;
+    ``period`` the time it asks about, which ranking prefers.
     """
 
     text: str
@@ -86,6 +89,7 @@ class Query:
     tokens: frozenset[str]
     script: str
     lang: str
+    period: Period | None = None
 
 
 @dataclass(frozen=True, slots=True)

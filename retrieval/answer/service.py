@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,7 @@ from khabar.embeddings.base import Embedder
 from khabar.retrieval.answer.compose import NOTHING_TO_ASK, AnswerOptions, Composed, compose
 from khabar.retrieval.answer.conversation import Turn, read
 from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.dates import asked_period, without_newest_words
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import LiveIndex
@@ -68,7 +70,8 @@ class AnswerService:
     def __init__(self, index_dir: IndexBackend, embedder: Embedder, *, k: int = 5,
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
-                 max_question_chars: int = 1000, llm: LLM | None = None) -> None:
+                 max_question_chars: int = 1000, llm: LLM | None = None,
+                 clock: Callable[[], date] = date.today) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.k = k
@@ -78,6 +81,8 @@ class AnswerService:
         # A chat model (KHABAR_LLM) that writes the answer from the passages and condenses
         # follow-ups; None = extractive answers only.
         self.llm = llm
+        # "yesterday", "last June", "this year" in a question are read against this day.
+        self.clock = clock
         self.stats = ServiceStats()
         self._lock = threading.Lock()
         # One SQLite connection per generation is shared by the bot's worker threads; reads are
@@ -142,7 +147,7 @@ class AnswerService:
     def query(self, text: str) -> Query:
         """The question analysed once for every later stage (the vector is the slow part)."""
         return Query(text, self.query_vector(text), frozenset(tokens(text)), script(text),
-                     detect_lang(text))
+                     detect_lang(text), asked_period(text, self.clock()))
 
     def search(self, query: Query, k: int | None = None) -> SearchResult:
         """Hybrid search on the live generation, with what the answer stage needs."""
@@ -201,10 +206,13 @@ class AnswerService:
             return Answer(q, False, NOTHING_TO_ASK.get(lang, NOTHING_TO_ASK["en"]), (),
                           {"embed": 0.0, "search": 0.0, "answer": 0.0, "total": 0.0})
         started = time.perf_counter()
-        turn = self.turn(q, history)
+        turn = self.turn(without_newest_words(q), history)
         condensed = time.perf_counter()
+        # A follow-up ("and in Persian outlets?") keeps the time its context asked about.
+        today = self.clock()
+        period = asked_period(q, today) or asked_period(turn.text, today)
         query = Query(turn.text, self.turn_vector(turn), frozenset(tokens(turn.text)), script(q),
-                      detect_lang(q))
+                      detect_lang(q), period)
         embedded = time.perf_counter()
         result = self.search(query, k)
         searched = time.perf_counter()

@@ -36,6 +36,7 @@ VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
     "no-translit": (SearchOptions(mode="hybrid", transliterate=False),
                     AnswerOptions(transliterate=False)),
     "no-center": (SearchOptions(mode="hybrid", center_languages=False), AnswerOptions()),
+    "no-dates": (SearchOptions(mode="hybrid", dates=False), AnswerOptions()),
 }
 EVAL_K = 10
 

@@ -206,11 +206,12 @@ class AnswerService:
             return Answer(q, False, NOTHING_TO_ASK.get(lang, NOTHING_TO_ASK["en"]), (),
                           {"embed": 0.0, "search": 0.0, "answer": 0.0, "total": 0.0})
         started = time.perf_counter()
-        turn = self.turn(without_newest_words(q), history)
-        condensed = time.perf_counter()
-        # A follow-up ("and in Persian outlets?") keeps the time its context asked about.
         today = self.clock()
-        period = asked_period(q, today) or asked_period(turn.text, today)
+        period = asked_period(q, today)
+        turn = self.turn(without_newest_words(q) if period and period.newest else q, history)
+        condensed = time.perf_counter()
+        if period is None and turn.context is not None:  # a follow-up keeps its context's time
+            period = asked_period(turn.context.text, today)
         query = Query(turn.text, self.turn_vector(turn), frozenset(tokens(turn.text)), script(q),
                       detect_lang(q), period)
         embedded = time.perf_counter()

@@ -21,11 +21,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from khabar.embeddings.base import Embedder
+from khabar.retrieval.answer.service import AnswerService
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.backend import Generation, IndexBackend
@@ -223,6 +225,24 @@ def followups(engine: Khabar, questions: list[str]) -> dict:
             "followup_ratio": round(_pct(follow, 50) / _pct(alone, 50), 2)}
 
 
+# Synthetic articles are dated from here on.
+_EPOCH = date(2020, 1, 1)
+
+
+def dated_questions(service: AnswerService, questions: list[str]) -> dict:
+    """Questions naming a year ("... عام 2022"), which search ranks by article date (four
+    times the candidates, the vectors of the best story's passages read), each timed beside
+    the same question without the year, alternating which goes first; both texts are new, so
+    both are embedded."""
+    plain, dated = [], []
+    for i, q in enumerate(questions):
+        asked = [(plain, f"{q} عام"), (dated, f"{q} عام 2022")]
+        for timings, text in (asked if i % 2 else asked[::-1]):
+            timings.append(service.ask(text).timings_ms["total"])
+    return {"ask_plain_p50_ms": _pct(plain, 50), "ask_dated_p50_ms": _pct(dated, 50),
+            "dated_ratio": round(_pct(dated, 50) / _pct(plain, 50), 2)}
+
+
 def synthetic_vectors(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
     """``n`` unit vectors mixed from real ones: realistic spread, no embedding needed."""
     rng = np.random.default_rng(seed)
@@ -249,7 +269,10 @@ def build_synthetic(index: IndexBackend, embedder: Embedder, vectors: np.ndarray
             path = f"synthetic/{d // per_doc:06d}.txt"
             spans = tuple(Span(int(a), int(a) + len(t))
                           for a, t in zip(starts, texts, strict=True))
-            doc = Document(path, "\n\n".join(texts), texts[0][:60], None, None, None, "ar", spans)
+            # Dated over five years, so questions naming a year rank by date as on a real archive.
+            published = (_EPOCH + timedelta(days=(d // per_doc) % 1826)).isoformat()
+            doc = Document(path, "\n\n".join(texts), texts[0][:60], published, None, None, "ar",
+                           spans)
             passages = [Passage(path, n, sp.start, sp.end, t, (sp,))
                         for n, (sp, t) in enumerate(zip(spans, texts, strict=True))]
             store.add_document(doc, path, "", passages, chunk, chunk)
@@ -361,6 +384,7 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
                 split[k].append(timings[k])
         # Asked again: the query vector comes from the service's cache, so this is Khabar alone.
         repeat = [service.ask(q).timings_ms["total"] for q in queries[1:21]]
+        dated = dated_questions(service, queries[1:41])
         gen = service.generation()
         qv = embedder.embed(queries, query=True)
         embed_s = n * bare["tokens_per_passage"] / bare["tokens_per_s"]
@@ -377,6 +401,7 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
             "repeat_ask_p50_ms": _pct(repeat, 50),
             "embed_p50_ms": _pct(split["embed"], 50), "search_p50_ms": _pct(split["search"], 50),
             "answer_p50_ms": _pct(split["answer"], 50),
+            "dated_ratio": dated["dated_ratio"],
             "recall_at_10": recall10,
             "vector_setting": gen.manifest.vector_setting,
             "tuned_recall_at_10": gen.manifest.recall_at_10,
@@ -415,8 +440,8 @@ def table(report: BenchReport) -> str:
     lines.append("")
     cols = ["passages", "vector_index", "query_p50_ms", "ask_p50_ms", "ask_p95_ms",
             "ask_p50_ratio", "ask_p95_ratio", "repeat_ask_p50_ms", "embed_p50_ms",
-            "search_p50_ms", "answer_p50_ms", "recall_at_10", "vector_setting", "index_mb",
-            "serving_rss_mb", "build_overhead_s", "indexing_ratio_extrapolated"]
+            "search_p50_ms", "answer_p50_ms", "dated_ratio", "recall_at_10", "vector_setting",
+            "index_mb", "serving_rss_mb", "build_overhead_s", "indexing_ratio_extrapolated"]
     rows = [cols] + [[str(s[c]) for c in cols] for s in report.sizes]
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]

@@ -80,6 +80,29 @@ def parse_date(text: str) -> str | None:
     return None
 
 
+# A date in an article's address: /2024/06/19/, /2024-06-19/, or the 8 digits a time stamp
+# starts with (...-20241108073816961.htm).
+_URL_DATE = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)(?:([/_-])(\d{1,2})\2(\d{1,2})(?!\d)|(\d\d)(\d\d)(?=\d{0,9}(?!\d)))")
+
+
+def date_from_url(url: str | None) -> str | None:
+    """The publication date an article's address carries, as ISO ``YYYY-MM-DD``; None when
+    it carries none (only the path is read: a host name holds no date)."""
+    if not url:
+        return None
+    path = re.sub(r"^[a-z]+://[^/]*", "", url, flags=re.IGNORECASE)
+    for m in _URL_DATE.finditer(path):
+        year, month, day = int(m[1]), int(m[3] or m[5]), int(m[4] or m[6])
+        if not 1990 <= year <= date.today().year + 1:
+            continue
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
 def jalali_to_gregorian(jy: int, jm: int, jd: int) -> tuple[int, int, int]:
     """The Gregorian date of a Solar Hijri one (the arithmetic of the 33-year cycle)."""
     jy += 1595

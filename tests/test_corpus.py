@@ -24,7 +24,7 @@ EXPECTED = [
      None, None, None),
     ("002", "الاتفاقية بين روسيا وكوريا الشمالية تنص على المساعدة المتبادلة ضد أي عدوان",
      "2024-06-19", "نيسان", None),
-    ("003", None, None, "روزنامه دن تری", "https://dantri.com.vn/"),
+    ("003", None, "2024-11-08", "روزنامه دن تری", "https://dantri.com.vn/"),  # from the URL
     ("004", "بوتين: الاتفاقيات بين روسيا وكوريا الشمالية ستسهم في الاستقرار الإقليمي",
      "2023-10-12", "الأسبوع", None),
 ]
@@ -140,6 +140,16 @@ def test_metadata_lines_are_metadata_never_text(case):
                   "تاریخ", "منبع", "نشانی", "---", "2021-06-06", "https://"):
         assert label not in body, (case, label, body)
     assert "Aqaba" in body or "العقبة" in body or "عقبه" in body
+
+
+def test_an_article_without_a_date_in_its_text_is_dated_by_its_address():
+    doc = parse("a.txt", "Title: Putin on the treaty\nURL: https://dantri.com.vn/the-gioi/"
+                         "putin-20241108073816961.htm\n\nPutin said the treaty was like others.\n")
+    assert doc.date == "2024-11-08"
+    dated = parse("b.txt", "Title: Putin on the treaty\nDate: 2024-11-09\nURL: https://dantri"
+                           ".com.vn/putin-20241108073816961.htm\n\nPutin said the treaty was "
+                           "like others.\n")
+    assert dated.date == "2024-11-09"  # the text's own date wins
 
 
 def test_metadata_lines_in_markdown_front_matter_and_txt_exports(tmp_path):

@@ -3,7 +3,7 @@ against the publication date, in Arabic, Persian and English."""
 
 import pytest
 
-from khabar.retrieval.dates import mentions, parse_date
+from khabar.retrieval.dates import date_from_url, mentions, parse_date
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -46,3 +46,17 @@ def test_relative_dates_are_resolved_against_publication(text, published, expect
 def test_a_day_after_publication_is_last_years():
     # An article of 2024-01-05 reporting "on 28 December" means 2023.
     assert mentions("the vote on 28 December", "2024-01-05")[0].resolved == "2023-12-28"
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://dantri.com.vn/the-gioi/putin-hiep-uoc-20241108073816961.htm", "2024-11-08"),
+    ("https://www.bbc.com/news/2024/06/19/putin-pyongyang", "2024-06-19"),
+    ("https://news.example/a/2024-6-9/b", "2024-06-09"),
+    ("https://www.varzesh3.com/news/1482122", None),      # an article number, not a date
+    ("https://news.example/2024/13/40/x", None),          # no such day
+    ("https://news.example/2015/08/", None),              # a month section, not a day
+    ("http://2024.example/a", None),                       # the host holds no date
+    ("", None),
+])
+def test_dates_in_article_addresses(url, expected):
+    assert date_from_url(url) == expected

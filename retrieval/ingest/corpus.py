@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from khabar.retrieval.dates import parse_date
+from khabar.retrieval.dates import date_from_url, parse_date
 from khabar.retrieval.normalize import detect_lang
 from khabar.retrieval.types import Document, Span
 
@@ -243,7 +243,7 @@ def parse(path: str, text: str, known: Metadata | None = None) -> Document:
         path=path,
         text=text,
         title=meta.title or _fallback_title(text, kept),
-        date=meta.date,
+        date=meta.date or date_from_url(meta.url),
         outlet=meta.outlet or meta.dateline_outlet,
         url=meta.url,
         lang=detect_lang(body or text),

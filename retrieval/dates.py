@@ -279,6 +279,11 @@ _NEWEST = re.compile(
     + _EDGE_AFTER,
     re.IGNORECASE,
 )
+# What every time ``asked_period`` reads contains at least one of: a digit, a weekday, a word
+# of relative time, "this year", or a word asking for the newest news.
+_TIME_CUE = re.compile(
+    rf"[0-9\u0660-\u0669\u06f0-\u06f9]|{_WEEKDAY_ALT}|{_TODAY}|{_YESTERDAY}|{_LAST}"
+    r"|this year|العام|السنة|امسال|سال جاری|" + _NEWEST.pattern, re.IGNORECASE)
 _THIS_YEAR = re.compile(r"\bthis year\b|(?:هذا|هذه)\s+(?:العام|السنة)|امسال|سال جاری", re.I)
 _YEAR = re.compile(r"(?<![\d/.-])(\d{4})(?![\d/.-])")
 _JALALI_MONTH_YEAR = re.compile(r"(" + "|".join(_JALALI_MONTHS) + r")\s+(1[34]\d\d)(?!\d)")
@@ -306,6 +311,8 @@ def asked_period(question: str, today: date) -> Period | None:
     "خرداد ۱۴۰۳"), years ("in 2023", "عام 2023", "سال ۱۴۰۲"), relative days, months and years
     ("yesterday", "الشهر الماضي", "last June", "امسال") and words asking for the newest news.
     None when it pins no time."""
+    if not _TIME_CUE.search(question):  # most questions: one scan instead of a dozen
+        return None
     dated = mentions(question, today.isoformat())
     spans = [_span(m.resolved, m.until) for m in dated]
     taken = [(m.start, m.start + len(m.text)) for m in dated]

@@ -146,8 +146,10 @@ class AnswerService:
 
     def query(self, text: str) -> Query:
         """The question analysed once for every later stage (the vector is the slow part)."""
-        return Query(text, self.query_vector(text), frozenset(tokens(text)), script(text),
-                     detect_lang(text), asked_period(text, self.clock()))
+        period = asked_period(text, self.clock())
+        searched = without_newest_words(text) if period and period.newest else text
+        return Query(searched, self.query_vector(searched), frozenset(tokens(searched)),
+                     script(text), detect_lang(text), period)
 
     def search(self, query: Query, k: int | None = None) -> SearchResult:
         """Hybrid search on the live generation, with what the answer stage needs."""

@@ -116,12 +116,28 @@ def script(text: str) -> str:
     return "arabic" if arabic >= latin else "latin"
 
 
+# Words only one of the two languages uses often, spelled with Persian ی/ک: Persian typed on
+# an Arabic keyboard (much older Iranian web text) uses ي and ك, so letters alone call it
+# Arabic, while its function words stay Persian.
+_PERSIAN_WORDS = frozenset("در از که را است این با برای می های شد کرد آن نیز شده کند بود "
+                           "اند یک خود وی تا کنند گفت".split())
+_ARABIC_WORDS = frozenset("فی علی الی إلی التی الذی أن عن هذا هذه کان قد مع ذلک قال الذین "
+                          "وقال کما إن حیث".split())
+_KEYBOARD = str.maketrans("يكى", "یکی")
+
+
 def detect_lang(text: str) -> str:
-    """A cheap language guess (``ar``, ``fa``, ``en`` or ``und``) from script and letters."""
+    """A cheap language guess (``ar``, ``fa``, ``en`` or ``und``): by the function words of
+    each language when a text has a few, else by the letters only one of them uses."""
     kind = script(text)
     if kind == "latin":
         return "en"
     if kind == "other":
         return "und"
+    words = text.translate(_KEYBOARD).split()
+    persian = sum(w in _PERSIAN_WORDS for w in words)
+    arabic = sum(w in _ARABIC_WORDS for w in words)
+    if persian + arabic >= 3:
+        return "fa" if persian > arabic else "ar"
     persian, arabic = len(_PERSIAN_ONLY.findall(text)), len(_ARABIC_ONLY.findall(text))
     return "fa" if persian > arabic else "ar"

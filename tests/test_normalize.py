@@ -47,3 +47,14 @@ def test_script_and_language():
     assert detect_lang("قال الرئيس الروسي إن المعاهدة جديدة") == "ar"
     assert detect_lang("The port reopened") == "en"
     assert detect_lang("1234") == "und"
+
+
+def test_persian_typed_with_arabic_letters_is_persian():
+    # Older Iranian web text (the archive's Fars News articles) uses ي and ك throughout.
+    fars = ("خبرگزاري فارس: مديركل درمان تامين اجتماعي استان تهران تاكيد كرد كه تمام "
+            "بيمارستانهاي اين سازمان در تهران آماده ارائه خدمات به زلزله زدگان است.")
+    assert detect_lang(fars) == "fa"
+    # Arabic questions that share words with Persian stay Arabic.
+    assert detect_lang("ما هي أول مستوطنة مسجلة في ما هي الآن نيوكاسل؟") == "ar"
+    assert detect_lang("ما الفرقة التي غالباً ما تعتبر أول فرقة ميتال شعبي؟") == "ar"
+    assert detect_lang("وزن ایستگاه فضایی بین المللی بعد از ساخت چقدر می شه؟") == "fa"

@@ -283,3 +283,12 @@ def test_scanned_damaged_and_partly_scanned_pdfs(tmp_path, embedder):
     (seeds / "ok.pdf").write_bytes(text)
     report = _engine(seeds, tmp_path, embedder).index()
     assert report.added == 1 and sorted(s.path for s in report.skipped) == ["cut.pdf", "scan.pdf"]
+
+
+def test_an_export_record_dated_only_by_its_address_yields_to_a_date_in_its_text():
+    record = {"title": "Putin", "url": "https://x.example/news/2024/06/19/putin",
+              "text": "Putin spoke about the treaty at length in the capital."}
+    dated = dict(record, text="Date: 2024-06-20\n\n" + record["text"])
+    data = (json.dumps(record) + "\n" + json.dumps(dated) + "\n").encode()
+    assert [d.date for d in read_articles("a.jsonl", data).documents] == ["2024-06-19",
+                                                                          "2024-06-20"]

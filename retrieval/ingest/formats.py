@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from khabar.retrieval.dates import date_from_url, parse_date
+from khabar.retrieval.dates import parse_date
 from khabar.retrieval.ingest.corpus import Metadata, parse
 from khabar.retrieval.ingest.decoding import Decoded, UnreadableFileError, read_text
 from khabar.retrieval.types import PAGE_BREAK, Document
@@ -131,10 +131,9 @@ def _clean(value: object) -> str | None:
 
 def _known(title: object = None, date: object = None, outlet: object = None,
            url: object = None) -> Metadata:
-    raw_date, address = _clean(date), _clean(url)
-    return Metadata(title=_clean(title),
-                    date=parse_date(raw_date) if raw_date else date_from_url(address),
-                    outlet=_clean(outlet), url=address)
+    raw_date = _clean(date)
+    return Metadata(title=_clean(title), date=parse_date(raw_date) if raw_date else None,
+                    outlet=_clean(outlet), url=_clean(url))
 
 
 # --- Markdown -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from khabar.embeddings.base import Embedder
 from khabar.retrieval.answer.compose import NOTHING_TO_ASK, AnswerOptions, Composed, compose
 from khabar.retrieval.answer.conversation import Turn, read
 from khabar.retrieval.answer.types import Answer
-from khabar.retrieval.dates import asked_period, without_newest_words
+from khabar.retrieval.dates import Period, asked_period, without_newest_words
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import LiveIndex
@@ -146,10 +146,16 @@ class AnswerService:
 
     def query(self, text: str) -> Query:
         """The question analysed once for every later stage (the vector is the slow part)."""
-        period = asked_period(text, self.clock())
-        searched = without_newest_words(text) if period and period.newest else text
+        period, searched = self._time_asked(text, self.clock())
         return Query(searched, self.query_vector(searched), frozenset(tokens(searched)),
                      script(text), detect_lang(text), period)
+
+    @staticmethod
+    def _time_asked(question: str, today: date) -> tuple[Period | None, str]:
+        """The time ``question`` asks about, and the text to search: without the words asking
+        for the newest news, which say how to rank, not what to look for."""
+        period = asked_period(question, today)
+        return period, without_newest_words(question) if period and period.newest else question
 
     def search(self, query: Query, k: int | None = None) -> SearchResult:
         """Hybrid search on the live generation, with what the answer stage needs."""
@@ -209,8 +215,8 @@ class AnswerService:
                           {"embed": 0.0, "search": 0.0, "answer": 0.0, "total": 0.0})
         started = time.perf_counter()
         today = self.clock()
-        period = asked_period(q, today)
-        turn = self.turn(without_newest_words(q) if period and period.newest else q, history)
+        period, searched = self._time_asked(q, today)
+        turn = self.turn(searched, history)
         condensed = time.perf_counter()
         if period is None and turn.context is not None:  # a follow-up keeps its context's time
             period = asked_period(turn.context.text, today)

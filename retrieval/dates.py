@@ -279,12 +279,12 @@ _NEWEST = re.compile(
     + _EDGE_AFTER,
     re.IGNORECASE,
 )
+_THIS_YEAR = re.compile(r"\bthis year\b|(?:هذا|هذه)\s+(?:العام|السنة)|امسال|سال جاری", re.I)
 # What every time ``asked_period`` reads contains at least one of: a digit, a weekday, a word
 # of relative time, "this year", or a word asking for the newest news.
 _TIME_CUE = re.compile(
-    rf"[0-9\u0660-\u0669\u06f0-\u06f9]|{_WEEKDAY_ALT}|{_TODAY}|{_YESTERDAY}|{_LAST}"
-    r"|this year|العام|السنة|امسال|سال جاری|" + _NEWEST.pattern, re.IGNORECASE)
-_THIS_YEAR = re.compile(r"\bthis year\b|(?:هذا|هذه)\s+(?:العام|السنة)|امسال|سال جاری", re.I)
+    rf"[0-9\u0660-\u0669\u06f0-\u06f9]|{_WEEKDAY_ALT}|{_TODAY}|{_YESTERDAY}|{_LAST}|"
+    + _THIS_YEAR.pattern + "|" + _NEWEST.pattern, re.IGNORECASE)
 _YEAR = re.compile(r"(?<![\d/.-])(\d{4})(?![\d/.-])")
 _JALALI_MONTH_YEAR = re.compile(r"(" + "|".join(_JALALI_MONTHS) + r")\s+(1[34]\d\d)(?!\d)")
 

@@ -174,6 +174,8 @@ def _by_period(scored: list[tuple[float, float, float, int]], dates: dict[int, s
     if top is None:
         return None
     band = [s for s in scored if s[0] >= top[0] - margin]
+    if not any(dates.get(s[3]) for s in band):  # an undated corpus: no vectors to read
+        return None
     vectors = store.passage_vectors([s[3] for s in band])
     lead = vectors[top[3]]
     band = [s for s in band if float(vectors[s[3]] @ lead) >= options.same_story]

@@ -134,7 +134,8 @@ def detect_lang(text: str) -> str:
         return "en"
     if kind == "other":
         return "und"
-    words = text.translate(_KEYBOARD).split()
+    # Words, not space-separated runs: "است." ends most Persian sentences.
+    words = re.findall(r"[^\W\d_]+", text.translate(_KEYBOARD))
     persian = sum(w in _PERSIAN_WORDS for w in words)
     arabic = sum(w in _ARABIC_WORDS for w in words)
     if persian + arabic >= 3:

@@ -58,3 +58,10 @@ def test_persian_typed_with_arabic_letters_is_persian():
     assert detect_lang("ما هي أول مستوطنة مسجلة في ما هي الآن نيوكاسل؟") == "ar"
     assert detect_lang("ما الفرقة التي غالباً ما تعتبر أول فرقة ميتال شعبي؟") == "ar"
     assert detect_lang("وزن ایستگاه فضایی بین المللی بعد از ساخت چقدر می شه؟") == "fa"
+
+
+def test_function_words_count_with_punctuation_attached():
+    # Persian typed with Arabic letters whose function words all touch punctuation: split on
+    # spaces alone, none of them counts and the Arabic letters decide.
+    text = "گفتگوها ادامه دارد، گفت:«بازسازي مهم است.» او در،گزارش كه،تاكيد كرد"
+    assert detect_lang(text) == "fa"

@@ -135,3 +135,17 @@ def test_the_langchain_retriever_ranks_by_the_asked_time_too(opec: Path, embedde
     docs = KhabarRetriever(service=service, k=2).invoke(
         "What is the latest OPEC decision on oil output?")
     assert docs[0].metadata["doc"] == "2024.txt"
+
+
+@pytest.mark.parametrize("question", [
+    "What is the latest OPEC decision on oil output?",
+    "What did OPEC decide on oil output in 2023?",
+])
+def test_when_the_asked_time_ranks_sentences_do_not_reorder(opec: Path, embedder, question):
+    # A date step is ``date_margin``; a best sentence's weighted cosine could undo it.
+    ranked = _engine(opec, embedder).ask(question)
+    by_dates_alone = _engine(opec, embedder, sentence_weight=0.0).ask(question)
+    assert [(c.doc, c.start, c.score) for c in ranked.citations] == [
+        (c.doc, c.start, c.score) for c in by_dates_alone.citations]
+    heavy = _engine(opec, embedder, sentence_weight=5.0).ask(question)
+    assert [c.doc for c in heavy.citations] == [c.doc for c in ranked.citations]

@@ -37,6 +37,7 @@ VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
                     AnswerOptions(transliterate=False)),
     "no-center": (SearchOptions(mode="hybrid", center_languages=False), AnswerOptions()),
     "no-dates": (SearchOptions(mode="hybrid", dates=False), AnswerOptions()),
+    "passages-only": (SearchOptions(mode="hybrid", sentence_weight=0.0), AnswerOptions()),
 }
 EVAL_K = 10
 

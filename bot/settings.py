@@ -88,6 +88,8 @@ class Settings(BaseSettings):
                                                                "OPENAI_API_KEY"))
     llm_timeout: float = Field(60.0, gt=0)
     llm_max_tokens: int = Field(400, ge=16)
+    # Ask the model first, in a short call, whether the passages answer the question at all.
+    llm_verify: bool = True
     # Feeds to follow: comma-separated URLs, or the path of a file listing one per line.
     feeds: str = ""
     # Seconds between two polls of the feeds (khabar feeds, khabar telegram).

@@ -55,6 +55,7 @@ class EngineSettings(Protocol):
     llm_api_key: str
     llm_timeout: float
     llm_max_tokens: int
+    llm_verify: bool
     fetch_timeout: float
     max_page_bytes: int
     fetch_allow_private: bool
@@ -103,7 +104,8 @@ class Khabar:
             from khabar.retrieval.answer.llm import LLMConfig
 
             llm = LLMConfig(settings.llm, settings.llm_base_url, settings.llm_api_key,
-                            settings.llm_timeout, settings.llm_max_tokens)
+                            settings.llm_timeout, settings.llm_max_tokens,
+                            settings.llm_verify)
         return cls(open_backend(settings), seeds=settings.seeds_dir, embedder=settings.embedder,
                    top_k=settings.top_k, chunk_chars=settings.chunk_chars,
                    chunk_overlap=settings.chunk_overlap,

@@ -4,7 +4,8 @@ It serves ``GET /v1/models``, ``POST /v1/chat/completions`` (SSE when ``stream``
 JSON body otherwise), ``GET /api/tags`` and ``POST /api/chat`` (NDJSON when streaming), in a
 thread of its own so that synchronous code, CLI runs and subprocesses can all talk to it. Each
 request takes the next scripted ``Reply`` (the last one repeats) and is recorded, so a test
-can check what the model was sent.
+can check what the model was sent. A verification request (``llm.VERIFY_SYSTEM``) is answered
+by ``verdict`` instead, "YES" unless a test says otherwise, and recorded apart.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from khabar.retrieval.answer.llm import VERIFY_SYSTEM
 
 MODEL = "fake-model"
 
@@ -51,9 +54,12 @@ def _echo(body: dict[str, Any]) -> str:
 
 
 class FakeLLM:
-    def __init__(self, *replies: Reply, models: tuple[str, ...] = (MODEL,)) -> None:
+    def __init__(self, *replies: Reply, models: tuple[str, ...] = (MODEL,),
+                 verdict: Reply = Reply("YES")) -> None:
         self.replies = list(replies) or [Reply("")]
         self.models = models
+        self.verdict = verdict
+        self.verifications: list[dict[str, Any]] = []
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -99,9 +105,11 @@ class FakeLLM:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def script(self, *replies: Reply) -> None:
+    def script(self, *replies: Reply, verdict: Reply = Reply("YES")) -> None:
         self.replies = list(replies)
+        self.verdict = verdict
         self.requests.clear()
+        self.verifications.clear()
 
     def chats(self) -> list[dict[str, Any]]:
         """The chat requests received, oldest first."""
@@ -111,6 +119,10 @@ class FakeLLM:
     # --- the APIs ------------------------------------------------------------------------
 
     def _next(self, path: str, body: dict[str, Any]) -> Reply:
+        messages = body.get("messages") or [{}]
+        if messages[0].get("content") == VERIFY_SYSTEM:
+            self.verifications.append(body)
+            return self.verdict
         self.requests.append((path, body))
         index = min(len(self.chats()) - 1, len(self.replies) - 1)
         return self.replies[index]

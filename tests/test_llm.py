@@ -9,6 +9,7 @@ import logging
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +24,7 @@ from langchain_core.messages import AIMessage
 from khabar.bot.chat import CHECKED, ChatSession
 from khabar.bot.cli import main
 from khabar.retrieval.answer import checks
+from khabar.retrieval.answer.compose import NOT_FOUND
 from khabar.retrieval.answer.llm import (
     LLM,
     NO_ANSWER,
@@ -31,6 +33,7 @@ from khabar.retrieval.answer.llm import (
     answer_messages,
     parse_spec,
     probe,
+    says_no,
 )
 from khabar.retrieval.answer.types import Citation
 from khabar.retrieval.engine import Khabar
@@ -65,11 +68,11 @@ def _fake_llm(*replies: str) -> LLM:
                name="fake", timeout=10)
 
 
-def _wire(fake: FakeLLM, provider: str = "openai", timeout: float = 5, max_tokens: int = 100
-          ) -> LLM:
+def _wire(fake: FakeLLM, provider: str = "openai", timeout: float = 5, max_tokens: int = 100,
+          verify: bool = True) -> LLM:
     url = fake.url + "/v1" if provider == "openai" else fake.url
     return LLM.from_config(LLMConfig(f"{provider}:{MODEL}", url, "sk-test-secret", timeout,
-                                     max_tokens))
+                                     max_tokens, verify))
 
 
 # --- the checks -------------------------------------------------------------------------
@@ -281,6 +284,66 @@ def test_faults_end_in_the_extractive_answer(fake, caplog, provider, streamed, r
     assert len(logged) == (reason is not None)
     if reason:
         assert logged[0].reason == reason
+
+
+# --- whether the passages answer at all (KHABAR_LLM_VERIFY) ----------------------------------
+
+
+@pytest.mark.parametrize(("reply", "no"), [
+    ("NO", True), ("No.", True), ("**NO**", True), ("not in the passages", True),
+    ("YES", False), ("Yes [1]", False), ("", False), ("نه", False), ("Nothing else", False),
+])
+def test_a_verification_reply_is_a_no_only_when_it_says_no(reply, no):
+    assert says_no(reply) is no
+
+
+@pytest.mark.parametrize("provider", ["openai", "ollama"])
+def test_a_no_is_not_found_in_the_question_language_without_an_answer_call(fake, provider):
+    more = [replace(PUTIN, n=3), replace(PORT, n=4, title="Fourth passage")]
+    fake.script(Reply(GROUNDED), verdict=Reply("No."))
+    generated = _wire(fake, provider).answer("كم عدد قتلى زلزال بم؟", "ar", SOURCES + more)
+    assert not generated.found and generated.fallback is None
+    assert generated.text == NOT_FOUND["ar"]
+    assert fake.chats() == []  # the answer itself was never asked for
+    (body,) = fake.verifications
+    sent = json.dumps(body, ensure_ascii=False)
+    assert "كم عدد قتلى زلزال بم؟" in sent and "[3] " in sent and "Fourth passage" not in sent
+
+
+def test_a_yes_goes_on_to_the_answer_and_the_verification_can_be_switched_off(fake):
+    fake.script(Reply(GROUNDED))
+    generated = _wire(fake).answer("q", "en", SOURCES)
+    assert generated.found and generated.text == GROUNDED
+    assert len(fake.verifications) == 1 and len(fake.chats()) == 1
+    fake.script(Reply(GROUNDED), verdict=Reply("NO"))
+    generated = _wire(fake, verify=False).answer("q", "en", SOURCES)
+    assert generated.found and fake.verifications == [] and len(fake.chats()) == 1
+
+
+def test_a_failing_verification_is_the_extractive_answer_with_its_reason(fake):
+    fake.script(Reply(GROUNDED), verdict=Reply(status=500))
+    generated = _wire(fake).answer("q", "en", SOURCES)
+    assert generated.fallback == "HTTP 500 from the model server"
+    assert fake.chats() == [] and len(fake.verifications) == 2  # one retry
+
+
+def test_the_verification_and_the_answer_share_one_deadline(fake):
+    fake.script(Reply(GROUNDED, delay=1.0), verdict=Reply("YES", delay=1.0))
+    started = time.monotonic()
+    generated = _wire(fake, timeout=1.5).answer("q", "en", SOURCES)
+    assert generated.fallback == "the model took longer than 1.5 s"
+    assert time.monotonic() - started < 1.5 + 1
+
+
+def test_khabar_llm_verify_reaches_the_model(monkeypatch, tmp_path):
+    from khabar.bot.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KHABAR_LLM", "openai:x")
+    assert Settings.load().llm_verify is True
+    monkeypatch.setenv("KHABAR_LLM_VERIFY", "false")
+    engine = Khabar.from_settings(Settings.load())
+    assert engine._llm.verify is False
 
 
 @pytest.mark.parametrize("provider", ["openai", "ollama"])

@@ -257,8 +257,8 @@ def verify_messages(question: str, sources: Sequence[Citation]) -> list[BaseMess
     """The prompt asking only whether the passages answer the question.
 
     Asked to answer or say NO_ANSWER, a small model answers nearly always: Qwen2.5-Coder-1.5B
-    said NO_ANSWER to none of 41 archive near-misses. Asked this alone, it said NO to a third
-    of them and to none of the answerable questions (docs/quality.md)."""
+    said NO_ANSWER to none of 41 archive near-misses. Asked this alone, it said NO to 5 of them
+    and to none of 43 answerable questions (docs/quality.md)."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     passages = "\n\n".join(f"[{c.n}] {source_text(c)}" for c in sources[:VERIFY_SOURCES])

@@ -55,7 +55,8 @@ _MAX_BACKOFF_S = 5.0
 # what ends a slow answer (one reason, one message) and the abandoned call ends soon after.
 _CLIENT_GRACE_S = 2.0
 # The passages the model is asked about before it answers (``verify_messages``): the first
-# three hold the answer when any do on every dev set (ans@snip3), and a short prompt is quick.
+# three hold the answer for 0.90 of the archive's answerable questions and 0.91 of xquad's
+# English ones (ans@snip3), and a short prompt is quick.
 VERIFY_SOURCES = 3
 VERIFY_SYSTEM = ("You check whether news passages answer a question. Reply with one word: "
                  "YES or NO.")

@@ -16,7 +16,7 @@ import numpy as np
 
 from khabar.retrieval.dates import Period
 from khabar.retrieval.index.generations import Generation
-from khabar.retrieval.index.store import Store, StoredPassage
+from khabar.retrieval.index.store import PassageRow, Store, StoredPassage
 from khabar.retrieval.normalize import STOPWORDS
 from khabar.retrieval.translit import FOLD_PREFIX, fold, latin_names, lookup_keys, skeletons
 from khabar.retrieval.types import Hit, Query, Sentence
@@ -174,7 +174,7 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
 
 def _by_best_sentence(scored: list[tuple[float, float, float, int]], read: list[Sentence],
                       query: Query, shift: dict[str | None, float],
-                      rows: dict[int, StoredPassage],
+                      rows: dict[int, PassageRow],
                       options: SearchOptions) -> list[tuple[float, float, float, int]]:
     """``scored`` (sorted) with its head re-ranked by each passage's best sentence.
 

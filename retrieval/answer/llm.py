@@ -336,7 +336,8 @@ class LLM:
         """The model's reply, streamed to ``on_text`` as it comes when given, within
         ``timeout`` seconds all told (or by ``deadline``, a ``time.monotonic`` value shared
         with an earlier call); one retry after HTTP 429/5xx. Raises ``LLMFailure``."""
-        deadline = deadline or time.monotonic() + self.timeout
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
         try:
             return self._attempt(messages, on_text, deadline)
         except LLMFailure as exc:

@@ -2,6 +2,7 @@
 """Sanity checks for the archive dev set: questions.jsonl against corpus/.
 
     python3 eval/archive/check.py          # exit 1 if any problem is found
+    python3 eval/archive/check.py --dir eval/heldout --min-questions 90 --min-unanswerable 20
 
 Checks
   * every line has exactly the expected keys and valid values;
@@ -11,12 +12,15 @@ Checks
   * unanswerable: doc null, docs [] and answers []; for near-miss questions the
     phrases listed in nearmiss_checks.json occur nowhere in their scope;
   * `kind` agrees with the question language vs. the article language;
-  * at most 3 questions per article, >= 150 questions, >= 40 unanswerable,
-    >= 40 % cross-language questions.
+  * at most 3 questions per article, >= 150 questions, >= 40 unanswerable (both
+    adjustable for smaller sets), >= 40 % cross-language questions.
+--dir checks another set laid out the same way (selection.json, questions.jsonl,
+nearmiss_checks.json, corpus/), e.g. the held-out set eval/heldout.
 It also prints (as information, not problems) files outside `docs` that contain
 a long answer key, so that `docs` can be reviewed for completeness.
 The corpus must have been built first (build.py).
 """
+import argparse
 import collections
 import json
 import os
@@ -42,18 +46,25 @@ def read(path):
 
 
 def main():
-    corpus_dir = os.path.join(HERE, "corpus")
-    selection = json.loads(read(os.path.join(HERE, "selection.json")))
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dir", default=HERE, help="eval set directory (default: the archive)")
+    ap.add_argument("--min-questions", type=int, default=150)
+    ap.add_argument("--min-unanswerable", type=int, default=40)
+    args = ap.parse_args()
+    set_dir = args.dir
+    corpus_dir = os.path.join(set_dir, "corpus")
+    selection = json.loads(read(os.path.join(set_dir, "selection.json")))
     art_lang = {it["file"]: it["lang"] for it in selection}
     missing = [f for f in art_lang if not os.path.exists(os.path.join(corpus_dir, f))]
     if missing:
         sys.exit(f"{len(missing)} corpus files missing (run build.py first), e.g. {missing[0]}")
     text = {f: norm(read(os.path.join(corpus_dir, f))) for f in art_lang}
-    nm_path = os.path.join(HERE, "nearmiss_checks.json")
+    nm_path = os.path.join(set_dir, "nearmiss_checks.json")
     nearmiss = json.loads(read(nm_path)) if os.path.exists(nm_path) else {}
 
     problems, info = [], []
-    lines = read(os.path.join(HERE, "questions.jsonl")).splitlines()
+    lines = read(os.path.join(set_dir, "questions.jsonl")).splitlines()
     qs = [json.loads(line) for line in lines if line.strip()]
     ids = collections.Counter(q.get("id") for q in qs)
     per_doc = collections.Counter()
@@ -117,9 +128,9 @@ def main():
     n = len(qs)
     unans = sum(1 for q in qs if not q.get("answerable"))
     cross = sum(1 for q in qs if q.get("kind") == "cross-lang")
-    if n < 150:
+    if n < args.min_questions:
         problems.append(f"only {n} questions")
-    if unans < 40:
+    if unans < args.min_unanswerable:
         problems.append(f"only {unans} unanswerable questions")
     if cross < 0.4 * n:
         problems.append(f"only {cross}/{n} cross-language questions")

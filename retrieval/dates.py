@@ -9,10 +9,11 @@ Persian (Solar Hijri) dates are converted to the Gregorian calendar.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from khabar.retrieval.normalize import asks_something
+from khabar.retrieval.normalize import asks_something, tokens
 
 _MONTHS = {
     # English
@@ -181,6 +182,24 @@ _MONTH_YEAR = re.compile(rf"({_MONTH_ALT})(?:\s*/\s*(?:{_MONTH_ALT}))?\s+(\d{{4}
 # "حزيران الماضي", "ژوئن گذشته", "June last" and English's own order, "last June".
 _MONTH_LAST = re.compile(rf"({_MONTH_ALT})\s+(?:{_LAST})|\b(?:last|past)\s+({_MONTH_ALT})\b",
                          re.I)
+
+
+# A date given without digits is relative: it names a weekday, today, yesterday or something
+# "last" ("الشهر الماضي"). A text with no digits and none of these words has no date, and this
+# test is far quicker than ``mentions`` (answer choice asks it of every candidate sentence).
+_UNDIGITED_CUES = frozenset(tokens(" ".join([*_WEEKDAYS, *f"{_TODAY}|{_YESTERDAY}".split("|")])))
+# "Last" words end no pattern at a word boundary ("يناير الماضيين" is "last January"): prefixes.
+_LAST_CUES = tuple(tokens(" ".join(_LAST.split("|"))))
+
+
+def may_mention(norm_tokens: Iterable[str]) -> bool:
+    """Whether a text of these normalised tokens can mention a date (``tokens``: light-stemmed,
+    so "الثلاثاء" is "ثلاثاء"; a leading "و"/"ف" clitic is looked through)."""
+    for t in norm_tokens:
+        if (t in _UNDIGITED_CUES or (t[:1] in "وف" and t[1:] in _UNDIGITED_CUES)
+                or t.startswith(_LAST_CUES) or any(ch.isdigit() for ch in t)):
+            return True
+    return False
 
 
 def mentions(text: str, published: str | None) -> list[Mention]:

@@ -3,7 +3,8 @@ against the publication date, in Arabic, Persian and English."""
 
 import pytest
 
-from khabar.retrieval.dates import date_from_url, mentions, parse_date
+from khabar.retrieval.dates import date_from_url, may_mention, mentions, parse_date
+from khabar.retrieval.normalize import tokens
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -41,6 +42,20 @@ def test_relative_dates_are_resolved_against_publication(text, published, expect
     found = [(m.text, m.resolved + (f"–{m.until}" if m.until else ""))
              for m in mentions(text, published)]
     assert found == expected
+    assert may_mention(tokens(text)) or not found
+
+
+@pytest.mark.parametrize("text, can", [
+    ("بين ديسمبر ويناير الماضيين", True),    # a dual "last": no word boundary after the cue
+    ("ووصل وأمس الرئيس", True),             # a clitic before the cue
+    ("The port reopened after 3 days", True),
+    ("وكانت موسكو وبيونغ يانغ أبرمتا اتفاقية شراكة", False),
+    ("The leaders signed a partnership treaty", False),
+])
+def test_may_mention_is_a_quick_necessary_test(text, can):
+    assert may_mention(tokens(text)) is can
+    if not can:
+        assert mentions(text, "2024-06-19") == []
 
 
 def test_a_day_after_publication_is_last_years():

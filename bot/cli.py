@@ -300,8 +300,12 @@ def chat(settings: Settings) -> None:
               help="Answer with the model in KHABAR_LLM and add its columns: citation "
                    "precision, removed-sentence rate, fallback rate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+@click.option("--details", type=click.Path(path_type=Path, dir_okay=False, writable=True),
+              default=None, help="Also write one JSON line per question to this file: found, "
+                                 "rank of the answering article, whether the answer and the "
+                                 "first three snippets hold a key, the answer itself.")
 def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str,
-          history: str, use_llm: bool, as_json: bool) -> None:
+          history: str, use_llm: bool, as_json: bool, details: Path | None) -> None:
     """Score retrieval and answers on the question set in SET_DIR (lines of other sets in a
     mixed file, by their "corpus" field, are left out)."""
     from khabar.bot.progress import progress_bar
@@ -320,7 +324,13 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
         engine = evaluate.cached_engine(engine, set_dir, settings.index_dir.parent / "eval",
                                         search_options, answer_options, update,
                                         llm=engine.llm if use_llm else None)
-    rows = evaluate.evaluate(engine.service, qs, history, llm=use_llm)
+    if details is None:
+        rows = evaluate.evaluate(engine.service, qs, history, llm=use_llm)
+    else:
+        with details.open("w", encoding="utf-8") as out:
+            rows = evaluate.evaluate(
+                engine.service, qs, history, llm=use_llm,
+                details=lambda d: out.write(json.dumps(d, ensure_ascii=False) + "\n"))
     if as_json:
         payload = {"set": set_dir.name, "questions": [f.name for f in files],
                    "variant": variant, "history": history, "embedder": settings.embedder,

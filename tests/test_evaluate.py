@@ -49,7 +49,14 @@ def test_metrics_on_a_hand_made_set(embedder):
         "q5": _answer("q5", False, "not covered", ["b.txt"], ["x"]),
         "q6": _answer("q6", True, "something", ["b.txt"], ["x"]),
     }
-    rows = evaluate(_Scripted(answers, embedder), questions)
+    records: list[dict] = []
+    rows = evaluate(_Scripted(answers, embedder), questions, details=records.append)
+    by_id = {r["id"]: r for r in records}
+    assert [r["id"] for r in records] == ["1", "2", "3", "4", "5", "6"]
+    assert by_id["3"]["rank"] == 2 and by_id["3"]["ans@answer"] is False
+    assert by_id["4"]["found"] is False and by_id["4"]["ans@snip3"] is True
+    assert by_id["6"]["found"] is True and by_id["6"]["rank"] is None
+    assert by_id["1"]["ans@answer"] is True and by_id["1"]["cited"] == ["a.txt"]
     all_ = rows["all"]
     assert all_["n"] == 4 and all_["unanswerable"] == 2
     assert all_["doc@1"] == 0.75 and all_["doc@3"] == 1.0
@@ -96,8 +103,12 @@ def test_eval_command_end_to_end(tmp_path, embedder):
     (tmp_path / "set" / "questions.jsonl").write_text(
         "\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
     args = ["eval", str(tmp_path / "set"), "--json", "--index", str(tmp_path / "k" / "index")]
-    result = CliRunner().invoke(main, args)
+    result = CliRunner().invoke(main, [*args, "--details", str(tmp_path / "details.jsonl")])
     assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in
+               (tmp_path / "details.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == ["1", "2", "3"]
+    assert records[0]["rank"] == 1 and records[2]["found"] is False
     metrics = json.loads(result.output)["metrics"]["all"]
     assert metrics["doc@1"] == 1.0 and metrics["ans@answer"] == 1.0 and metrics["abstain"] == 1.0
     assert list((tmp_path / "k" / "eval").iterdir())  # the index is cached for the next run

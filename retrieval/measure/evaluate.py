@@ -210,10 +210,12 @@ def _asked(q: Question, mode: str) -> tuple[str, tuple[str, ...]]:
 
 
 def evaluate(service: AnswerService, questions: Iterable[Question],
-             history: str = "context", llm: bool = False) -> dict[str, dict]:
+             history: str = "context", llm: bool = False,
+             details: Callable[[dict], None] | None = None) -> dict[str, dict]:
     """Ask every question; returns metric rows keyed by ``all``, by question language and by
     question kind (``kind:...``) where the set gives kinds. With ``llm``, rows also say how
-    generated answers fared (``_count_generated``)."""
+    generated answers fared (``_count_generated``). ``details`` receives one record per
+    question (``_detail``): which questions failed is what a set's owner looks at next."""
     if history not in HISTORY_MODES:
         raise EvalSetError(f"Invalid history mode: {history!r}. "
                            f"Choose from {', '.join(HISTORY_MODES)}.")
@@ -224,6 +226,11 @@ def evaluate(service: AnswerService, questions: Iterable[Question],
             service.ask(earlier[j], EVAL_K, earlier[:j])
         answer, bare = ask_beside_floor(service, text, EVAL_K, i % 2 == 0, earlier)
         docs = [c.doc for c in answer.citations]
+        rank = min((docs.index(d) + 1 for d in q.accepted if d in docs), default=None)
+        answered = answer.found and any(contains(answer.answer, a) for a in q.answers)
+        in_snippets = any(contains(c.snippet, a) for c in answer.citations[:3] for a in q.answers)
+        if details is not None:
+            details(_detail(q, answer, rank, answered, in_snippets))
         keys = ["all", q.lang] + ([f"kind:{q.kind}"] if q.kind else [])
         for key in keys:
             t = tallies[key]
@@ -236,17 +243,28 @@ def evaluate(service: AnswerService, questions: Iterable[Question],
                 t.abstained += not answer.found
                 continue
             t.n += 1
-            ranks = [docs.index(d) + 1 for d in q.accepted if d in docs]
-            rank = min(ranks, default=None)
             t.doc1 += rank == 1
             t.doc3 += rank is not None and rank <= 3
             t.doc10 += rank is not None
             t.rr += 1 / rank if rank else 0.0
-            t.ans += answer.found and any(contains(answer.answer, a) for a in q.answers)
-            t.snip3 += any(contains(c.snippet, a) for c in answer.citations[:3] for a in q.answers)
+            t.ans += answered
+            t.snip3 += in_snippets
             t.false_abstain += not answer.found
     order = sorted(tallies, key=lambda k: (k != "all", k.startswith("kind:"), k))
     return {k: tallies[k].row() | (tallies[k].llm_row() if llm else {}) for k in order}
+
+
+def _detail(q: Question, answer: Answer, rank: int | None, answered: bool,
+            in_snippets: bool) -> dict:
+    """One question's outcome, as ``khabar eval --details`` writes it. For an unanswerable
+    question only ``found`` is scored (false is right)."""
+    scored = q.answerable
+    return {"id": q.id, "lang": q.lang, "kind": q.kind, "q": q.q, "answerable": q.answerable,
+            "found": answer.found, "rank": rank if scored else None,
+            "ans@answer": answered if scored else None,
+            "ans@snip3": in_snippets if scored else None,
+            "cited": list(dict.fromkeys(c.doc for c in answer.citations))[:3],
+            "answer": answer.answer, "ms": round(answer.timings_ms["total"], 1)}
 
 
 def _count_generated(t: _Tally, q: Question, answer: Answer) -> None:

@@ -193,7 +193,7 @@ def _pick_sentences(query: Query, result: SearchResult, options: AnswerOptions) 
     passages = result.passages
     asked = normalize(query.text)
     wants_date = bool(_WHEN_QUESTION.search(asked))
-    wants_number = wants_date or bool(_NUMERIC_QUESTION.search(asked))
+    wants_quantity = wants_date or bool(_NUMERIC_QUESTION.search(asked))
     dense = np.vstack([s.vector for s in result.sentences]) @ query.vector
     candidates: list[_Sentence] = []
     seen: set[str] = set()
@@ -208,7 +208,7 @@ def _pick_sentences(query: Query, result: SearchResult, options: AnswerOptions) 
         d -= result.language_pull.get(passages[s.passage_id].doc.lang, 0.0)
         score = (float(d) + options.sentence_lexical_weight * lex
                  + options.passage_prior_weight * prior[s.passage_id])
-        if wants_number and _states_quantity(s, passages[s.passage_id], wants_date):
+        if wants_quantity and _states_quantity(s, passages[s.passage_id], wants_date):
             score += options.numeric_answer_bonus
         candidates.append(_Sentence(s.passage_id, s.start, s.end, score))
     candidates.sort(key=lambda s: s.score, reverse=True)

@@ -26,6 +26,7 @@ from khabar.retrieval.index.generations import IndexDir
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
 from khabar.retrieval.ingest.chunking import Chunker
 from khabar.retrieval.ingest.fetch import FetchOptions
+from khabar.retrieval.lexicon import Lexicon
 from khabar.retrieval.search import SearchOptions
 
 if TYPE_CHECKING:
@@ -130,9 +131,15 @@ class Khabar:
         return self._llm
 
     @cached_property
+    def lexicon(self) -> Lexicon:
+        """Corpus terms' vectors for reading question words the corpus never uses; kept in
+        ``state_dir`` so that an index in Milvus has one too."""
+        return Lexicon(self.state_dir, self.embedder)
+
+    @cached_property
     def indexer(self) -> Indexer:
         return Indexer(self.index_dir, self.embedder, self.chunker,
-                       max_file_bytes=self.max_file_bytes)
+                       max_file_bytes=self.max_file_bytes, lexicon=self.lexicon)
 
     @cached_property
     def service(self) -> AnswerService:
@@ -140,7 +147,7 @@ class Khabar:
                              search_options=self.search_options,
                              answer_options=self.answer_options,
                              max_question_chars=self.max_question_chars,
-                             llm=self.llm)
+                             llm=self.llm, lexicon=self.lexicon)
 
     @cached_property
     def intake(self) -> Intake:
@@ -180,4 +187,6 @@ class Khabar:
         then open a Milvus Lite file, which serves one process at a time)."""
         if "service" in self.__dict__:
             self.service.live.close()
+        if "lexicon" in self.__dict__:
+            self.lexicon.close()
         self.index_dir.close()

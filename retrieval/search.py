@@ -44,6 +44,9 @@ class SearchOptions:
     # In a corpus of several languages, a passage is ranked by how far it stands out from the
     # average passage of its own language, not by its raw cosine (see ``search``).
     center_languages: bool = True
+    # A question word the corpus never uses counts, for lexical evidence, as the corpus terms
+    # nearest to it in the embedder's space (``Query.read_as``, ``retrieval.lexicon``).
+    lexicon: bool = True
     # A question that pins a time ("in 2023", "آخر", "جدیدترین") ranks first, among the
     # passages of the best one's story (``_by_period``), those of articles published then (or
     # the newest); it looks at ``date_candidates`` times as many candidates to find them.
@@ -95,8 +98,13 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
     dense = dict(generation.vectors.search(query.vector, n)) if options.mode != "lexical" else {}
     q_set = query.tokens
     total = generation.manifest.passages
-    forms = (_forms(store, query, total) if options.transliterate
-             else {t: frozenset([t]) for t in q_set})
+    spelled = (_forms(store, query, total) if options.transliterate
+               else {t: frozenset([t]) for t in q_set})
+    # A word the corpus never uses also counts, for lexical evidence, as the corpus terms the
+    # lexicon reads it as (killed -> قتل); it stays unseen for abstention: every word has
+    # nearest terms, so they say nothing about whether the corpus covers the question.
+    forms = ({t: f | query.read_as.get(t, frozenset()) for t, f in spelled.items()}
+             if options.transliterate and options.lexicon and query.read_as else spelled)
     df = store.document_frequencies(sorted(set().union(*forms.values())))
     lexical = dict(store.lexical(_selective(df, total), n)) if options.mode != "dense" else {}
 
@@ -165,7 +173,7 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         p = passages[pid]
         return Hit(pid, p.doc.path, p.start, p.end, p.text, score, d, lex)
 
-    seen = {t: max(df.get(f, 0) for f in forms[t]) for t in q_set}
+    seen = {t: max(df.get(f, 0) for f in spelled[t]) for t in q_set}
     unseen = _unseen_share(set(q_set) - STOPWORDS, {t: n for t, n in seen.items() if n}, total)
     return SearchResult(tuple(hit(*s) for s in top), (time.perf_counter() - started) * 1000,
                         hit(*closest) if closest else None, passages, tuple(sentences), unseen,

@@ -6,7 +6,8 @@ that they cross process and JSON boundaries without ceremony.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -81,7 +82,8 @@ class Query:
 
     ``text`` is what is searched; ``vector`` its query embedding, ``tokens`` its normalised
     terms, ``script`` and ``lang`` what lexical trust and the reply language depend on;
-    ``period`` the time it asks about, which ranking prefers.
+    ``period`` the time it asks about, which ranking prefers; ``read_as`` the corpus terms
+    that its words the corpus never uses are read as (``retrieval.lexicon``).
     """
 
     text: str
@@ -90,6 +92,7 @@ class Query:
     script: str
     lang: str
     period: Period | None = None
+    read_as: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,10 @@ from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import LiveIndex
 from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
+from khabar.retrieval.lexicon import Lexicon, worth_a_vector
 from khabar.retrieval.normalize import asks_something, detect_lang, script, tokens
 from khabar.retrieval.search import SearchOptions, SearchResult, search
+from khabar.retrieval.translit import latin_names
 from khabar.retrieval.types import Query
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ class AnswerService:
                  search_options: SearchOptions | None = None,
                  answer_options: AnswerOptions | None = None,
                  max_question_chars: int = 1000, llm: LLM | None = None,
-                 clock: Callable[[], date] = date.today) -> None:
+                 clock: Callable[[], date] = date.today, lexicon: Lexicon | None = None) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.k = k
@@ -83,6 +85,9 @@ class AnswerService:
         self.llm = llm
         # "yesterday", "last June", "this year" in a question are read against this day.
         self.clock = clock
+        # Corpus terms' vectors: a question word the corpus never uses is read as its nearest
+        # corpus terms (None: words count only as themselves and as names across scripts).
+        self.lexicon = lexicon
         self.stats = ServiceStats()
         self._lock = threading.Lock()
         # One SQLite connection per generation is shared by the bot's worker threads; reads are
@@ -147,8 +152,23 @@ class AnswerService:
     def query(self, text: str) -> Query:
         """The question analysed once for every later stage (the vector is the slow part)."""
         period, searched = self._time_asked(text, self.clock())
-        return Query(searched, self.query_vector(searched), frozenset(tokens(searched)),
-                     script(text), detect_lang(text), period)
+        terms = frozenset(tokens(searched))
+        return Query(searched, self.query_vector(searched), terms, script(text),
+                     detect_lang(text), period, self.read_as(searched, terms))
+
+    def read_as(self, text: str, terms: frozenset[str]) -> dict[str, frozenset[str]]:
+        """The words of ``text`` the corpus never uses (names aside: ``translit`` spells those),
+        each with the corpus terms the lexicon reads it as."""
+        if self.lexicon is None:
+            return {}
+        wanted = [t for t in terms if worth_a_vector(t)]
+        if wanted:
+            wanted = sorted(set(wanted) - set(latin_names(text)))
+        if not wanted:
+            return {}
+        with self.live.use() as generation, self._read_lock:
+            known = generation.store.document_frequencies(wanted)
+        return self.lexicon.read([t for t in wanted if t not in known])
 
     @staticmethod
     def _time_asked(question: str, today: date) -> tuple[Period | None, str]:
@@ -220,8 +240,9 @@ class AnswerService:
         condensed = time.perf_counter()
         if period is None and turn.context is not None:  # a follow-up keeps its context's time
             period = asked_period(turn.context.text, today)
-        query = Query(turn.text, self.turn_vector(turn), frozenset(tokens(turn.text)), script(q),
-                      detect_lang(q), period)
+        terms = frozenset(tokens(turn.text))
+        query = Query(turn.text, self.turn_vector(turn), terms, script(q), detect_lang(q), period,
+                      self.read_as(turn.text, terms))
         embedded = time.perf_counter()
         result = self.search(query, k)
         searched = time.perf_counter()

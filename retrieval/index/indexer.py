@@ -30,10 +30,13 @@ from khabar.retrieval.index.backend import (
     StoreWriter,
     check_compatible,
 )
+from khabar.retrieval.index.generations import LiveIndex
 from khabar.retrieval.index.store import FileState
 from khabar.retrieval.ingest.chunking import Chunker, embedding_text
 from khabar.retrieval.ingest.decoding import UnreadableFileError
 from khabar.retrieval.ingest.formats import ARTICLE_SUFFIXES, is_article, is_hidden, read_articles
+from khabar.retrieval.lexicon import MIN_PASSAGES, Lexicon, worth_a_vector
+from khabar.retrieval.normalize import tokens
 from khabar.retrieval.types import Document, Passage
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,8 @@ class IndexReport:
     warnings: list[Skipped] = field(default_factory=list)
     # Damage found in the index and repaired by rebuilding it from the articles.
     repaired: list[str] = field(default_factory=list)
+    # New corpus words given a vector for cross-language lookups (``retrieval.lexicon``).
+    words: int = 0
 
     @property
     def ok(self) -> bool:
@@ -90,7 +95,9 @@ class IndexReport:
             f"indexed: {self.added} added, {self.updated} updated, {self.removed} removed, "
             f"{self.unchanged} unchanged, {len(self.skipped)} skipped; "
             f"{self.documents} documents, {self.passages} passages "
-            f"({self.embedded_passages} embedded) in {self.seconds:.1f}s"
+            f"({self.embedded_passages} embedded)"
+            + (f", {self.words} new words for cross-language lookups" if self.words else "")
+            + f" in {self.seconds:.1f}s"
         )
         return line
 
@@ -102,7 +109,7 @@ class IndexReport:
             "seconds": round(self.seconds, 3), "generation": self.generation,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "warnings": [{"path": s.path, "reason": s.reason} for s in self.warnings],
-            "repaired": self.repaired,
+            "repaired": self.repaired, "words": self.words,
         }
 
 
@@ -130,11 +137,14 @@ class Indexer:
     """Brings ``index_dir`` in line with a seeds directory."""
 
     def __init__(self, index_dir: IndexBackend, embedder: Embedder, chunker: Chunker,
-                 max_file_bytes: int = 20_000_000) -> None:
+                 max_file_bytes: int = 20_000_000, lexicon: Lexicon | None = None) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.chunker = chunker
         self.max_file_bytes = max_file_bytes
+        self.lexicon = lexicon
+        # The terms of the passages this run stored, for the lexicon once they are published.
+        self._new_terms: set[str] = set()
 
     def run(self, seeds: Path, *, rebuild: bool = False, progress: ProgressFn | None = None,
             only: Sequence[str] | None = None) -> IndexReport:
@@ -149,9 +159,11 @@ class Indexer:
         started = time.perf_counter()
         with self.index_dir.lock():
             self.index_dir.recover()
+            self._new_terms = set()
             try:
                 report = self._run(seeds, rebuild, progress or (lambda done, total: None),
                                    only)
+                report.words = self._update_lexicon()
             except (OSError, RuntimeError, sqlite3.OperationalError) as exc:
                 reason = _write_failure(exc)
                 if reason is None:
@@ -371,6 +383,25 @@ class Indexer:
             store.add_document(item.doc, item.file, item.content_hash, item.passages,
                                np.array(passage_rows), sentences)
             report.embedded_passages += len(item.passages)
+            if self.lexicon is not None:
+                self._new_terms.update(t for p in item.passages for t in tokens(p.text))
+
+    def _update_lexicon(self) -> int:
+        """Vectors for the new terms that two passages or more now hold (``retrieval.lexicon``):
+        a term's second passage may come in a later run, and then it is new in that run."""
+        terms = sorted(t for t in self._new_terms if worth_a_vector(t))
+        self._new_terms = set()
+        if self.lexicon is None or not terms:
+            return 0
+        live = LiveIndex(self.index_dir, self.embedder.spec)
+        try:
+            with live.use() as generation:
+                df: dict[str, int] = {}
+                for i in range(0, len(terms), 5000):
+                    df.update(generation.store.document_frequencies(terms[i:i + 5000]))
+        finally:
+            live.close()
+        return self.lexicon.add(t for t, n in df.items() if n >= MIN_PASSAGES)
 
 
 def _sha256(data: bytes) -> str:

@@ -35,7 +35,8 @@ from khabar.retrieval.normalize import script, tokens
 from khabar.retrieval.translit import lookup_keys
 from khabar.retrieval.types import Document, Passage, Sentence
 
-SCHEMA_VERSION = 10
+# 11: indexing gives corpus terms vectors (``retrieval.lexicon``); a rebuild fills them in.
+SCHEMA_VERSION = 11
 # Vectors are stored as float16: cosine scores move by ~1e-4 and the store is half the size.
 _VECTOR_DTYPE = np.float16
 

@@ -291,7 +291,7 @@ def chat(settings: Settings) -> None:
 @click.option("--questions", default=None, help="Question file (in SET_DIR or a path).")
 @click.option("--variant", default="hybrid", show_default=True,
               help="Retrieval/answer variant: hybrid, dense, lexical, hybrid-1sent, "
-                   "no-translit, no-center, no-dates, passages-only.")
+                   "no-translit, no-center, no-dates, passages-only, no-lexicon.")
 @click.option("--history", "history", default="context", show_default=True,
               type=click.Choice(["context", "alone", "concat"]),
               help="Follow-ups: Khabar's reading of the conversation, the question alone, or "

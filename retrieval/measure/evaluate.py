@@ -38,6 +38,7 @@ VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
     "no-center": (SearchOptions(mode="hybrid", center_languages=False), AnswerOptions()),
     "no-dates": (SearchOptions(mode="hybrid", dates=False), AnswerOptions()),
     "passages-only": (SearchOptions(mode="hybrid", sentence_weight=0.0), AnswerOptions()),
+    "no-lexicon": (SearchOptions(mode="hybrid", lexicon=False), AnswerOptions()),
 }
 EVAL_K = 10
 

@@ -121,8 +121,8 @@ class Lexicon:
             if self._reader is None:
                 if not self.path.exists():
                     return [], self._matrix
-                self._reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                               check_same_thread=False)
+                self._reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro",
+                                               uri=True, check_same_thread=False)
             try:
                 newest = self._reader.execute("SELECT max(rowid) FROM vectors").fetchone()[0]
                 if (newest or 0) != self._loaded:

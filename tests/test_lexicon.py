@@ -65,3 +65,9 @@ def test_indexing_fills_the_lexicon_and_questions_use_it(tmp_path: Path, embedde
     assert "مطار" in query.read_as["airport"]
     assert "cairo" not in query.read_as  # a name: spelled across scripts by translit instead
     assert "مطار" not in engine.service.query("متى يفتح المطار؟").read_as  # the corpus has it
+
+
+def test_a_folder_name_with_uri_characters_is_read(tmp_path: Path, embedder):
+    lexicon = Lexicon(tmp_path / "news #1? 100%", embedder)
+    lexicon.add(tokens("مطار زلزال"))
+    assert "مطار" in lexicon.read(["airport"])["airport"]

@@ -39,6 +39,9 @@ MIN_LETTERS = 3
 # A question word is read as this many corpus terms: the second often is the translation when
 # the first is an inflection of a neighbour (measured: 1 and 2 on xquad-ar English).
 NEIGHBOURS = 2
+# Neighbours looked at to find them: the lexicon may hold terms the live generation lacks (an
+# indexing run killed before publishing, articles removed since), which are passed over.
+CANDIDATES = 8
 # Question words whose vectors are kept in memory, so a running bot embeds each word once.
 _WORD_CACHE = 4096
 _SCHEMA = """
@@ -101,9 +104,9 @@ class Lexicon:
         finally:
             db.close()
 
-    def read(self, words: Sequence[str]) -> dict[str, frozenset[str]]:
-        """Each of ``words`` (question terms the corpus does not hold) with its nearest corpus
-        terms; words that cannot be looked up are left out."""
+    def nearest(self, words: Sequence[str], k: int) -> dict[str, list[str]]:
+        """Each of ``words`` (question terms the corpus does not hold) with its ``k`` nearest
+        terms of the lexicon, nearest first; words that cannot be looked up are left out."""
         asked = [w for w in dict.fromkeys(words) if worth_a_vector(w)]
         if not asked:
             return {}
@@ -111,9 +114,10 @@ class Lexicon:
         if not terms:
             return {}
         scores = self._word_vectors(asked) @ matrix.T
-        k = min(NEIGHBOURS, len(terms))
+        k = min(k, len(terms))
         best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        return {w: frozenset(terms[j] for j in best[i]) for i, w in enumerate(asked)}
+        return {w: [terms[j] for j in sorted(best[i], key=lambda j: -scores[i, j])]
+                for i, w in enumerate(asked)}
 
     def _corpus(self) -> tuple[list[str], np.ndarray]:
         """The corpus terms and their vectors, read again when indexing has added some."""
@@ -121,8 +125,10 @@ class Lexicon:
             if self._reader is None:
                 if not self.path.exists():
                     return [], self._matrix
-                self._reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro",
-                                               uri=True, check_same_thread=False)
+                # Not read-only: a reader must be able to roll back what an indexing run killed
+                # mid-write left in the journal; query_only keeps it from writing anything else.
+                self._reader = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+                self._reader.execute("PRAGMA query_only = 1")
             try:
                 newest = self._reader.execute("SELECT max(rowid) FROM vectors").fetchone()[0]
                 if (newest or 0) != self._loaded:

@@ -29,7 +29,13 @@ from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import LiveIndex
 from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
-from khabar.retrieval.lexicon import Lexicon, worth_a_vector
+from khabar.retrieval.lexicon import (
+    CANDIDATES,
+    MIN_PASSAGES,
+    NEIGHBOURS,
+    Lexicon,
+    worth_a_vector,
+)
 from khabar.retrieval.normalize import asks_something, detect_lang, script, tokens
 from khabar.retrieval.search import SearchOptions, SearchResult, search
 from khabar.retrieval.translit import latin_names
@@ -166,9 +172,19 @@ class AnswerService:
             wanted = sorted(set(wanted) - set(latin_names(text)))
         if not wanted:
             return {}
-        with self.live.use() as generation, self._read_lock:
-            known = generation.store.document_frequencies(wanted)
-        return self.lexicon.read([t for t in wanted if t not in known])
+        with self.live.use() as generation:
+            with self._read_lock:
+                known = generation.store.document_frequencies(wanted)
+            nearest = self.lexicon.nearest([t for t in wanted if t not in known], CANDIDATES)
+            if not nearest:
+                return {}
+            # Only terms this generation holds as a fresh build would have given them vectors:
+            # what a question is read as depends on the live index alone.
+            with self._read_lock:
+                df = generation.store.document_frequencies(
+                    sorted({t for terms in nearest.values() for t in terms}))
+        return {w: frozenset([t for t in terms if df.get(t, 0) >= MIN_PASSAGES][:NEIGHBOURS])
+                for w, terms in nearest.items()}
 
     @staticmethod
     def _time_asked(question: str, today: date) -> tuple[Period | None, str]:

@@ -16,6 +16,7 @@ import os
 import sqlite3
 import stat
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -143,8 +144,8 @@ class Indexer:
         self.chunker = chunker
         self.max_file_bytes = max_file_bytes
         self.lexicon = lexicon
-        # The terms of the passages this run stored, for the lexicon once they are published.
-        self._new_terms: set[str] = set()
+        # How many of this run's stored passages hold each term, for the lexicon.
+        self._new_terms: Counter[str] = Counter()
 
     def run(self, seeds: Path, *, rebuild: bool = False, progress: ProgressFn | None = None,
             only: Sequence[str] | None = None) -> IndexReport:
@@ -159,11 +160,10 @@ class Indexer:
         started = time.perf_counter()
         with self.index_dir.lock():
             self.index_dir.recover()
-            self._new_terms = set()
+            self._new_terms = Counter()
             try:
                 report = self._run(seeds, rebuild, progress or (lambda done, total: None),
                                    only)
-                report.words = self._update_lexicon()
             except (OSError, RuntimeError, sqlite3.OperationalError) as exc:
                 reason = _write_failure(exc)
                 if reason is None:
@@ -216,6 +216,9 @@ class Indexer:
             else:
                 report.documents, report.passages = store.counts_since(
                     manifest.generation, manifest.documents, manifest.passages)
+            # Before publishing: a run killed after it would leave the lexicon behind the index
+            # for good (the next run finds nothing new); killed before it, the next run redoes it.
+            report.words = self._update_lexicon(manifest is not None)
             report.generation = self.index_dir.publish(
                 store, self.embedder, base=manifest, documents=report.documents,
                 passages=report.passages, chunking=self.chunker.settings)
@@ -384,24 +387,27 @@ class Indexer:
                                np.array(passage_rows), sentences)
             report.embedded_passages += len(item.passages)
             if self.lexicon is not None:
-                self._new_terms.update(t for p in item.passages for t in tokens(p.text))
+                for p in item.passages:
+                    self._new_terms.update(t for t in set(tokens(p.text)) if worth_a_vector(t))
 
-    def _update_lexicon(self) -> int:
-        """Vectors for the new terms that two passages or more now hold (``retrieval.lexicon``):
-        a term's second passage may come in a later run, and then it is new in that run."""
-        terms = sorted(t for t in self._new_terms if worth_a_vector(t))
-        self._new_terms = set()
-        if self.lexicon is None or not terms:
+    def _update_lexicon(self, published_before: bool) -> int:
+        """Vectors for the terms of this run's passages that two passages or more hold
+        (``retrieval.lexicon``): their passages in this run plus those of the generation it
+        builds on. A term's second passage may come in a later run; it is new in that run."""
+        counts, self._new_terms = self._new_terms, Counter()
+        if self.lexicon is None or not counts:
             return 0
-        live = LiveIndex(self.index_dir, self.embedder.spec)
-        try:
-            with live.use() as generation:
-                df: dict[str, int] = {}
-                for i in range(0, len(terms), 5000):
-                    df.update(generation.store.document_frequencies(terms[i:i + 5000]))
-        finally:
-            live.close()
-        return self.lexicon.add(t for t, n in df.items() if n >= MIN_PASSAGES)
+        terms = sorted(counts)
+        before: dict[str, int] = {}
+        if published_before:
+            live = LiveIndex(self.index_dir, self.embedder.spec)
+            try:
+                with live.use() as generation:
+                    for i in range(0, len(terms), 5000):
+                        before.update(generation.store.document_frequencies(terms[i:i + 5000]))
+            finally:
+                live.close()
+        return self.lexicon.add(t for t in terms if counts[t] + before.get(t, 0) >= MIN_PASSAGES)
 
 
 def _sha256(data: bytes) -> str:

@@ -164,8 +164,10 @@ class AnswerService:
 
     def read_as(self, text: str, terms: frozenset[str]) -> dict[str, frozenset[str]]:
         """The words of ``text`` the corpus never uses (names aside: ``translit`` spells those),
-        each with the corpus terms the lexicon reads it as."""
-        if self.lexicon is None:
+        each with the corpus terms the lexicon reads it as. Search options that would ignore
+        them (``lexicon``, ``transliterate`` off) embed no word for nothing."""
+        options = self.search_options
+        if self.lexicon is None or not (options.lexicon and options.transliterate):
             return {}
         wanted = [t for t in terms if worth_a_vector(t)]
         if wanted:

@@ -65,7 +65,7 @@ def fake():
 def _fake_llm(*replies: str) -> LLM:
     """An in-process model replaying ``replies`` (streamed word by word)."""
     return LLM(GenericFakeChatModel(messages=iter([AIMessage(r) for r in replies])),
-               name="fake", timeout=10)
+               name="fake", timeout=10, verify=False)
 
 
 def _wire(fake: FakeLLM, provider: str = "openai", timeout: float = 5, max_tokens: int = 100,
@@ -186,7 +186,7 @@ def test_service_answers_with_the_model_and_condenses_follow_ups(seeds_index, em
     standalone = "من هو السكرتير الصحفي للرئيس الروسي؟"
     model = FakeListChatModel(responses=[standalone, grounded])
     engine = Khabar(seeds_index, seeds=SEEDS, embedder=embedder,
-                    llm=LLM(model, name="fake", timeout=10))
+                    llm=LLM(model, name="fake", timeout=10, verify=False))
     answer = engine.ask("And his press secretary?", history=["Who is Putin?"])
     assert answer.standalone == standalone
     payload = answer.to_json()
@@ -198,7 +198,7 @@ def test_service_answers_with_the_model_and_condenses_follow_ups(seeds_index, em
 def test_condense_failure_falls_back_to_the_rule_based_reading(seeds_index, embedder, caplog):
     engine = Khabar(seeds_index, seeds=SEEDS, embedder=embedder,
                     llm=LLM(FakeListChatModel(responses=["", "Nothing cited."]), name="fake",
-                            timeout=10))
+                            timeout=10, verify=False))
     alone = Khabar(seeds_index, seeds=SEEDS, embedder=embedder)
     history = ["من هو السكرتير الصحفي للرئيس الروسي؟"]
     with caplog.at_level(logging.WARNING):
@@ -212,7 +212,8 @@ def test_condense_failure_falls_back_to_the_rule_based_reading(seeds_index, embe
 def test_chat_streams_the_draft_then_prints_the_checked_answer(seeds_index, embedder):
     draft = "Peskov is the press secretary of the Russian president [1]. He was born in 1990 [1]."
     engine = Khabar(seeds_index, seeds=SEEDS, embedder=embedder,
-                    llm=LLM(FakeListChatModel(responses=[draft]), name="fake", timeout=10))
+                    llm=LLM(FakeListChatModel(responses=[draft]), name="fake", timeout=10,
+                            verify=False))
     shown: list[str] = []
     session = ChatSession(engine.service, stream=shown.append)
     reply = session.handle("من هو السكرتير الصحفي للرئيس الروسي؟")
@@ -333,6 +334,12 @@ def test_the_verification_and_the_answer_share_one_deadline(fake):
     generated = _wire(fake, timeout=1.5).answer("q", "en", SOURCES)
     assert generated.fallback == "the model took longer than 1.5 s"
     assert time.monotonic() - started < 1.5 + 1
+
+
+def test_an_in_process_model_is_verified_as_a_configured_one_is():
+    model = LLM(FakeListChatModel(responses=["NO", GROUNDED]), name="fake", timeout=10)
+    generated = model.answer("q", "en", SOURCES)
+    assert not generated.found and generated.text == NOT_FOUND["en"]
 
 
 def test_khabar_llm_verify_reaches_the_model(monkeypatch, tmp_path):

@@ -306,11 +306,13 @@ class LLM:
 
     ``stream`` chooses how answers are fetched when nobody watches them (``on_text`` unset):
     streamed, or in one response. ``expects_finish`` says whether the provider reports a
-    finish reason; where it does, a stream that ends without one was cut off.
+    finish reason; where it does, a stream that ends without one was cut off. ``verify`` asks
+    the model whether the passages answer the question before it writes an answer, as
+    ``KHABAR_LLM_VERIFY`` does for a configured model (on by default in both).
     """
 
     def __init__(self, model: BaseChatModel, *, name: str, timeout: float = 60.0,
-                 max_tokens: int = 400, expects_finish: bool = False, verify: bool = False,
+                 max_tokens: int = 400, expects_finish: bool = False, verify: bool = True,
                  config: LLMConfig | None = None) -> None:
         self.model = model
         self.name = name

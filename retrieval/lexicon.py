@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from khabar.retrieval.index.store import from_blobs, to_blob
 from khabar.retrieval.normalize import STOPWORDS
 
 if TYPE_CHECKING:
@@ -96,10 +97,10 @@ class Lexicon:
                     chunk))
             new = [t for t in wanted if t not in have]
             if new:
-                vectors = self.embedder.embed(new, query=False).astype(np.float16)
+                vectors = self.embedder.embed(new, query=False)
                 with db:
                     db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)",
-                                   ((t, v.tobytes()) for t, v in zip(new, vectors, strict=True)))
+                                   ((t, to_blob(v)) for t, v in zip(new, vectors, strict=True)))
             return len(new)
         finally:
             db.close()
@@ -134,9 +135,7 @@ class Lexicon:
                 if (newest or 0) != self._loaded:
                     rows = self._reader.execute("SELECT term, vector FROM vectors").fetchall()
                     self._terms = [r[0] for r in rows]
-                    self._matrix = np.frombuffer(b"".join(r[1] for r in rows),
-                                                 dtype=np.float16).reshape(
-                        len(rows), self.embedder.dim).astype(np.float32)
+                    self._matrix = from_blobs([r[1] for r in rows], self.embedder.dim)
                     self._loaded = newest or 0
             except sqlite3.DatabaseError as exc:  # no lookups beats no answer
                 log.warning("lexicon_unreadable", extra={"path": str(self.path),

@@ -41,12 +41,19 @@ SCHEMA_VERSION = 11
 _VECTOR_DTYPE = np.float16
 
 
-def _to_blob(vector: np.ndarray) -> bytes:
+def to_blob(vector: np.ndarray) -> bytes:
+    """A vector as every SQLite file of the index keeps it (the store, the lexicon)."""
     return np.asarray(vector, dtype=_VECTOR_DTYPE).tobytes()
 
 
-def _from_blob(blob: bytes) -> np.ndarray:
+def from_blob(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=_VECTOR_DTYPE).astype(np.float32)
+
+
+def from_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """Many stored vectors as one matrix, in one copy."""
+    return np.frombuffer(b"".join(blobs), dtype=_VECTOR_DTYPE).reshape(
+        len(blobs), dim).astype(np.float32)
 
 
 # One file may hold many documents (a JSON Lines export); ``documents.path`` is the file path
@@ -292,7 +299,7 @@ class Store:
             " WHERE p.doc_id = ? AND p.gen_to IS NULL", row).fetchall()
         ids = [r[0] for r in rows]
         if rows:
-            self._count_language(rows[0][2], np.vstack([_from_blob(r[1]) for r in rows]), -1)
+            self._count_language(rows[0][2], np.vstack([from_blob(r[1]) for r in rows]), -1)
         self.db.execute("UPDATE passages SET gen_to = ? WHERE doc_id = ? AND gen_to IS NULL",
                         (self.generation, row[0]))
         self.db.execute("UPDATE documents SET gen_to = ? WHERE id = ?", (self.generation, row[0]))
@@ -324,7 +331,7 @@ class Store:
                 "INSERT INTO passages (doc_id, ordinal, start, end, norm, script, vector,"
                 " gen_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc_id, p.ordinal, p.start, p.end, norms[-1], script(p.text[:200]),
-                 _to_blob(vec), self.generation),
+                 to_blob(vec), self.generation),
             )
             pid = cur.lastrowid
             ids.append(pid)
@@ -332,7 +339,7 @@ class Store:
             for span in p.sentences:
                 rows.append((pid, span.start, span.end,
                              " ".join(tokens(doc.text[span.start:span.end])),
-                             _to_blob(sentence_vectors[s])))
+                             to_blob(sentence_vectors[s])))
                 s += 1
             self.db.executemany(
                 "INSERT INTO sentences (passage_id, start, end, norm, vector)"
@@ -429,7 +436,7 @@ class Store:
             " ORDER BY id", (since,))
         while rows := cur.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = _from_blob(b"".join(r[1] for r in rows))
+            vecs = from_blob(b"".join(r[1] for r in rows))
             yield ids, vecs.reshape(len(rows), dim)
 
     def removed_since(self, since: int) -> list[int]:
@@ -525,7 +532,7 @@ class Store:
             return {}
         rows = self.db.execute(f"SELECT id, vector FROM passages WHERE id IN ({_marks(ids)})",
                                list(ids))
-        return {r[0]: _from_blob(r[1]) for r in rows}
+        return {r[0]: from_blob(r[1]) for r in rows}
 
     def sentences(self, passage_ids: Sequence[int]) -> list[Sentence]:
         """Every sentence of the given passages, in passage-then-text order."""
@@ -536,7 +543,7 @@ class Store:
             f" WHERE passage_id IN ({_marks(passage_ids)}) ORDER BY id",
             list(passage_ids),
         )
-        return [Sentence(r[0], r[1], r[2], r[3], _from_blob(r[4])) for r in rows]
+        return [Sentence(r[0], r[1], r[2], r[3], from_blob(r[4])) for r in rows]
 
     def documents(self) -> list[DocMeta]:
         """The articles this generation sees, by path."""

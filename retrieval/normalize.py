@@ -53,6 +53,12 @@ STOPWORDS = frozenset(
     "no into than then there their they he she his her we you i".split()
 )
 
+# Persian fuses "is" onto its question words ("پوتین کیست؟", "فوستوشني چیست؟", "زاهدان کجاست؟").
+# They say what kind of answer is wanted, and matching keeps them (the lexicon reads كجاست near
+# "located" words, which finds where-answers), but no passage about the subject holds them, so
+# the "every word of the question is in the passage" test (``search``) leaves them out.
+FUSED_QUESTION_WORDS = frozenset("كيست چيست كجاست".split())
+
 
 # Words people type to try a bot, and values leaked from a client's empty fields: a message
 # made only of these (and stop words, punctuation, emoji) asks nothing.

@@ -17,7 +17,7 @@ import numpy as np
 from khabar.retrieval.dates import Period
 from khabar.retrieval.index.generations import Generation
 from khabar.retrieval.index.store import PassageRow, Store, StoredPassage
-from khabar.retrieval.normalize import STOPWORDS
+from khabar.retrieval.normalize import FUSED_QUESTION_WORDS, STOPWORDS
 from khabar.retrieval.translit import FOLD_PREFIX, fold, latin_names, lookup_keys, skeletons
 from khabar.retrieval.types import Hit, Query, Sentence
 
@@ -87,6 +87,10 @@ class SearchResult:
     # The question's pull toward each article language (see ``search``), which the answer
     # stage takes off its sentences' cosines as ranking takes it off passages'.
     language_pull: dict[str | None, float] = field(default_factory=dict)
+    # Whether the first hit holds every word of the question (names in any script; the
+    # lexicon's readings do not count): a short "who is X?" matches a long passage with a low
+    # cosine, but a passage naming X in full covers it (see ``AnswerOptions.covered_below``).
+    covered: bool = False
 
 
 def search(generation: Generation, query: Query, k: int, options: SearchOptions) -> SearchResult:
@@ -174,10 +178,14 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         return Hit(pid, p.doc.path, p.start, p.end, p.text, score, d, lex)
 
     seen = {t: max(df.get(f, 0) for f in spelled[t]) for t in q_set}
-    unseen = _unseen_share(set(q_set) - STOPWORDS, {t: n for t, n in seen.items() if n}, total)
+    content = set(q_set) - STOPWORDS
+    unseen = _unseen_share(content, {t: n for t, n in seen.items() if n}, total)
+    first = set(passages[top[0][3]].norm.split()) if top else set()
+    asked = content - FUSED_QUESTION_WORDS
+    covered = bool(asked) and all(spelled[t] & first for t in asked)
     return SearchResult(tuple(hit(*s) for s in top), (time.perf_counter() - started) * 1000,
                         hit(*closest) if closest else None, passages, tuple(sentences), unseen,
-                        forms, df, shift)
+                        forms, df, shift, covered)
 
 
 def _by_best_sentence(scored: list[tuple[float, float, float, int]], read: list[Sentence],

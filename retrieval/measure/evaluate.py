@@ -39,6 +39,7 @@ VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
     "no-dates": (SearchOptions(mode="hybrid", dates=False), AnswerOptions()),
     "passages-only": (SearchOptions(mode="hybrid", sentence_weight=0.0), AnswerOptions()),
     "no-lexicon": (SearchOptions(mode="hybrid", lexicon=False), AnswerOptions()),
+    "no-covered": (SearchOptions(mode="hybrid"), AnswerOptions(covered_below=1.0)),
 }
 EVAL_K = 10
 

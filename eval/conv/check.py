@@ -37,7 +37,11 @@ CORPORA = {
     "seeds": REPO / "seeds",
     "xquad-ar": REPO / ".." / "shared" / "eval" / "xquad-ar" / "corpus",
     "persianqa-dev": REPO / ".." / "shared" / "eval" / "persianqa-dev" / "corpus",
+    "archive": REPO / "eval" / "archive" / "corpus",
 }
+# Question files over another corpus than the seeds (conversation files name theirs per line).
+FILE_CORPUS = {"short-archive.jsonl": "archive"}
+SHORT_KINDS = {"same-lang", "cross-lang", "near-miss", "off-topic"}
 LANGS = {"ar", "fa", "en"}
 BASE_KEYS = {
     "id": str,
@@ -52,6 +56,8 @@ FILES = {
     # file name -> (allowed kinds, conversation file?)
     "seeds-questions.jsonl": ({"same-lang", "cross-lang"}, False),
     "seeds-dates.jsonl": ({"date"}, False),
+    "short-seeds.jsonl": (SHORT_KINDS, False),
+    "short-archive.jsonl": (SHORT_KINDS, False),
     "followups-seeds.jsonl": (
         {"followup-ellipsis", "followup-pronoun", "switch", "selfcontained"},
         True,
@@ -335,7 +341,7 @@ class Checker:
             self.problems.append(f"{where}: docs must be strings")
             return
 
-        corpus = "seeds"
+        corpus = FILE_CORPUS.get(fname, "seeds")
         if is_conv:
             corpus = rec.get("corpus")
             if corpus not in CORPORA:

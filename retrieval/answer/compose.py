@@ -70,8 +70,9 @@ class AnswerOptions:
     # ... and below this one when the first passage holds every word of the question
     # (``SearchResult.covered``). Short questions ("من هو X؟", "X کیست؟") score lower cosines
     # than long ones: at 0.80, 20-55% of those the articles answer were declined
-    # (eval/conv/short-*.jsonl). No unanswerable question of any dev set is covered above
-    # 0.70; the lowest answerable one declined at 0.80 scored 0.776 (docs/quality.md).
+    # (eval/conv/short-*.jsonl). Covered and declined at 0.80, the answerable ones scored
+    # 0.776-0.798, and one unanswerable question of all dev sets scores above 0.75
+    # (docs/quality.md).
     covered_below: float = 0.75
     # "How many / when / كم / متى / چند ..." questions want a number or a date: sentences that
     # state one (``_states_quantity``) get this bonus. Helped every dev set, most the

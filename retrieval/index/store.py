@@ -436,8 +436,7 @@ class Store:
             " ORDER BY id", (since,))
         while rows := cur.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = from_blob(b"".join(r[1] for r in rows))
-            yield ids, vecs.reshape(len(rows), dim)
+            yield ids, from_blobs([r[1] for r in rows], dim)
 
     def removed_since(self, since: int) -> list[int]:
         """Passage ids generation ``since`` saw and this generation no longer sees."""

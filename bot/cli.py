@@ -290,8 +290,8 @@ def chat(settings: Settings) -> None:
 @click.argument("set_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--questions", default=None, help="Question file (in SET_DIR or a path).")
 @click.option("--variant", default="hybrid", show_default=True,
-              help="Retrieval/answer variant: hybrid, dense, lexical, hybrid-1sent, "
-                   "no-translit, no-center, no-dates, passages-only, no-lexicon.")
+              help="Retrieval/answer variant: hybrid, or an ablation of it (an unknown name "
+                   "lists them all).")
 @click.option("--history", "history", default="context", show_default=True,
               type=click.Choice(["context", "alone", "concat"]),
               help="Follow-ups: Khabar's reading of the conversation, the question alone, or "

@@ -16,7 +16,6 @@ import os
 import sqlite3
 import stat
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +30,6 @@ from khabar.retrieval.index.backend import (
     StoreWriter,
     check_compatible,
 )
-from khabar.retrieval.index.generations import LiveIndex
 from khabar.retrieval.index.store import FileState
 from khabar.retrieval.ingest.chunking import Chunker, embedding_text
 from khabar.retrieval.ingest.decoding import UnreadableFileError
@@ -144,8 +142,8 @@ class Indexer:
         self.chunker = chunker
         self.max_file_bytes = max_file_bytes
         self.lexicon = lexicon
-        # How many of this run's stored passages hold each term, for the lexicon.
-        self._new_terms: Counter[str] = Counter()
+        # The terms of this run's stored passages, for the lexicon.
+        self._new_terms: set[str] = set()
 
     def run(self, seeds: Path, *, rebuild: bool = False, progress: ProgressFn | None = None,
             only: Sequence[str] | None = None) -> IndexReport:
@@ -160,7 +158,7 @@ class Indexer:
         started = time.perf_counter()
         with self.index_dir.lock():
             self.index_dir.recover()
-            self._new_terms = Counter()
+            self._new_terms = set()
             try:
                 report = self._run(seeds, rebuild, progress or (lambda done, total: None),
                                    only)
@@ -218,7 +216,7 @@ class Indexer:
                     manifest.generation, manifest.documents, manifest.passages)
             # Before publishing: a run killed after it would leave the lexicon behind the index
             # for good (the next run finds nothing new); killed before it, the next run redoes it.
-            report.words = self._update_lexicon(manifest is not None)
+            report.words = self._update_lexicon(store)
             report.generation = self.index_dir.publish(
                 store, self.embedder, base=manifest, documents=report.documents,
                 passages=report.passages, chunking=self.chunker.settings)
@@ -388,26 +386,19 @@ class Indexer:
             report.embedded_passages += len(item.passages)
             if self.lexicon is not None:
                 for p in item.passages:
-                    self._new_terms.update(t for t in set(tokens(p.text)) if worth_a_vector(t))
+                    self._new_terms.update(t for t in tokens(p.text) if worth_a_vector(t))
 
-    def _update_lexicon(self, published_before: bool) -> int:
-        """Vectors for the terms of this run's passages that two passages or more hold
-        (``retrieval.lexicon``): their passages in this run plus those of the generation it
-        builds on. A term's second passage may come in a later run; it is new in that run."""
-        counts, self._new_terms = self._new_terms, Counter()
-        if self.lexicon is None or not counts:
+    def _update_lexicon(self, store: StoreWriter) -> int:
+        """Vectors for the terms of this run's passages that two passages or more of the
+        generation being built hold (``retrieval.lexicon``). A term's second passage may come
+        in a later run; it is new in that run."""
+        terms, self._new_terms = sorted(self._new_terms), set()
+        if self.lexicon is None or not terms:
             return 0
-        terms = sorted(counts)
-        before: dict[str, int] = {}
-        if published_before:
-            live = LiveIndex(self.index_dir, self.embedder.spec)
-            try:
-                with live.use() as generation:
-                    for i in range(0, len(terms), 5000):
-                        before.update(generation.store.document_frequencies(terms[i:i + 5000]))
-            finally:
-                live.close()
-        return self.lexicon.add(t for t in terms if counts[t] + before.get(t, 0) >= MIN_PASSAGES)
+        df: dict[str, int] = {}
+        for i in range(0, len(terms), 5000):
+            df.update(store.document_frequencies(terms[i:i + 5000]))
+        return self.lexicon.add(t for t in terms if df.get(t, 0) >= MIN_PASSAGES)
 
 
 def _sha256(data: bytes) -> str:

@@ -562,6 +562,14 @@ class MilvusWriter:
         self._documents = 0
         self._passages = 0
 
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many passages of the generation being built hold each term: the published
+        count and this run's changes (the local store counts them as it writes)."""
+        wanted = list(dict.fromkeys(terms))
+        old = {r["term"]: int(r["df"]) for r in self.tables.query_in(
+            "terms", "term", wanted, f"gen_to == {ALIVE}", ["term", "df"])}
+        return {t: n for t in wanted if (n := old.get(t, 0) + self._df[t]) > 0}
+
     def close(self) -> None:
         """Nothing to release: unpublished rows are undone by the next run's recovery."""
 

@@ -161,3 +161,59 @@ def test_metadata_lines_in_markdown_front_matter_and_txt_exports(tmp_path):
     assert (doc.title, doc.date, doc.outlet) == ("Storm closes Aqaba port", "2021-06-06",
                                                  "Jordan Times")
     assert "Date:" not in _body(doc) and "Aqaba" in _body(doc)
+
+
+FOOTER_CASES = {
+    # An agency's end marker and filing time, each on its own line.
+    "end marker": ("أصدرت وزارة المالية سندات تنمية حكومية بقيمة 20 مليار ريال سعودي اليوم.\n"
+                   " // انتهى //\n 15:52 ت م\n", ("انتهى", "15:52")),
+    "persian end marker": ("بانک مرکزی نرخ سود سپرده‌ها را برای سال آینده اعلام کرد.\n"
+                           "پایان پیام\n", ("پایان پیام",)),
+    # A link to the story itself, on its own line and run on after the last sentence.
+    "self link": ("استقبل مطار الجوف اليوم أول رحلة دولية تابعة لشركة طيران النيل.\n"
+                  "رابط الخبر بصحيفة الوئام: مطار الجوف يستقبل اليوم أول رحلة دولية\n",
+                  ("رابط الخبر", "الوئام")),
+    "run-on self link": ("أحالت النيابة العامة 41 متهماً إلى المحكمة الاتحادية العليا. رابط "
+                         "الخبر بصحيفة الوئام: الإمارات: إحالة 41 متهماً للمحكمة العليا\n",
+                         ("رابط الخبر",)),
+    # Tags printed without a colon after the body, on their own line or run on.
+    "bare tags": ("اختيرت العاصمة الصينية بكين لتنظيم دورة الألعاب الأولمبية الشتوية 2022 في "
+                  "تصويت أجرته اللجنة الأولمبية الدولية.\n سمات الأولمبياد الصين بكين\n",
+                  ("سمات",)),
+    "run-on bare tags": ("وأضاف أن المطار نقل 24636 مسافرًا على متن 212 رحلة جوية خلال النصف "
+                         "الأول. سمات الجوف رحلة دولية مطار الجوف\n", ("سمات", "رحلة دولية مطار")),
+    "pager": ("Next Previous أوضحت وزارة الداخلية السعودية هوية منفذ التفجير في مسجد قوات "
+              "الطوارئ في مدينة أبها جنوب المملكة اليوم.\n", ("Next", "Previous")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOOTER_CASES))
+def test_agency_footers_self_links_tags_and_pagers_are_never_text(case):
+    text, gone = FOOTER_CASES[case]
+    body = _body(parse("a.txt", text))
+    assert body, case
+    for fragment in gone:
+        assert fragment not in body, (case, fragment, body)
+
+
+def test_sentences_that_only_look_like_footers_are_kept():
+    """The footer rules match whole lines or what follows a last sentence, nothing inside."""
+    text = ("سمات القيادة في الجيش الحديث تغيرت كثيراً منذ الحرب الأخيرة.\n"
+            "قال الوزير إن العمل انتهى في الموعد المحدد وإن الرابط بين المدينتين سيفتح غداً.\n"
+            "The match ended at 21:30 and the end of the season is near.\n")
+    body = _body(parse("a.txt", text))
+    for kept in ("سمات القيادة", "العمل انتهى", "21:30", "the end of the season"):
+        assert kept in body, kept
+
+
+def test_a_dateline_under_metadata_lines_is_still_a_dateline():
+    """Scraper exports put Title/Source/Date/URL lines first; the dateline after them is still
+    in the article's header, so it is metadata, not the first words of every answer."""
+    doc = parse("a.txt", "Title: بكين تفوز باستضافة الألعاب الشتوية\nSource: عين اليوم\n"
+                         "Date: 2015-07-31\nURL: https://example.org/beijing\n\n"
+                         "عين اليوم – هيفاء عبدالله\n"
+                         "اختيرت العاصمة الصينية بكين لتنظيم دورة الألعاب الأولمبية الشتوية "
+                         "2022 في تصويت أجرته اللجنة الأولمبية الدولية.\n")
+    body = _body(doc)
+    assert "هيفاء" not in body and body.startswith("اختيرت")
+    assert doc.outlet == "عين اليوم"

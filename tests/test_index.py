@@ -13,6 +13,7 @@ from khabar.retrieval.index.backend import (
     IndexNotFoundError,
 )
 from khabar.retrieval.index.generations import IndexDir
+from khabar.retrieval.ingest.chunking import READING_RULES
 
 # Indexing logic does not depend on what the vectors mean: these tests use the fast,
 # deterministic fake embedder.
@@ -172,7 +173,8 @@ def test_passage_settings_rebuild_everything_and_nothing_else_does(corpus, embed
     manifest = json.loads((index_dir.root / index_dir.current_name() / "manifest.json")
                           .read_text(encoding="utf-8"))
     assert manifest["chunking"] == {"chars": setting.get("chunk_chars", 600),
-                                    "overlap": setting.get("chunk_overlap", 0)}
+                                    "overlap": setting.get("chunk_overlap", 0),
+                                    "rules": READING_RULES}
     again = Khabar(index_dir.root, seeds=seeds, embedder=embedder, **setting).index()
     assert again.embedded_passages == 0
 
@@ -198,3 +200,16 @@ def test_each_generation_counts_and_holds_exactly_what_it_sees(corpus, embedder)
         assert "n3.txt" not in {d.path for d in gen.store.documents()}
     finally:
         gen.close()
+
+
+def test_an_index_read_by_older_rules_is_read_again_once(corpus, embedder):
+    """An upgrade that reads articles differently (``READING_RULES``) must not leave passages
+    cut by the old rules behind until their files happen to change."""
+    seeds, index_dir, _ = corpus
+    path = index_dir.root / index_dir.current_name() / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["chunking"] = {k: v for k, v in manifest["chunking"].items() if k != "rules"}
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    upgraded = Khabar(index_dir.root, seeds=seeds, embedder=embedder).index()
+    assert upgraded.added == 3 and upgraded.embedded_passages == upgraded.passages > 0
+    assert Khabar(index_dir.root, seeds=seeds, embedder=embedder).index().embedded_passages == 0

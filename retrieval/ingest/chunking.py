@@ -54,6 +54,9 @@ def _append_stripped(spans: list[Span], text: str, start: int, end: int) -> None
 # the answer. They join the block that follows them when nothing but whitespace lies between,
 # and never across a page break, so a passage, and each citation, lies on one page.
 SHORT_BLOCK = 200
+# Raised whenever a change to ``corpus.parse`` or to this module changes which text becomes
+# which passage (2: agency end markers, self-links, bare tag lines and pagers are dropped).
+READING_RULES = 2
 
 
 def merge_short_blocks(text: str, blocks: tuple[Span, ...]) -> list[Span]:
@@ -107,8 +110,10 @@ class Chunker:
     @property
     def settings(self) -> dict[str, int]:
         """Everything that shapes passages: a generation records it, and an index built with
-        other settings is rebuilt (every passage, and so every vector, would differ)."""
-        return {"chars": self.max_chars, "overlap": self.overlap_chars}
+        other settings is rebuilt (every passage, and so every vector, would differ).
+        ``rules`` is the version of how articles are read and cut (``READING_RULES``), so an
+        upgrade that reads them differently re-reads every article once."""
+        return {"chars": self.max_chars, "overlap": self.overlap_chars, "rules": READING_RULES}
 
     def passages(self, doc: Document) -> Iterator[Passage]:
         ordinal = 0

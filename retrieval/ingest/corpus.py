@@ -59,6 +59,28 @@ _TAGS = re.compile(
     r"\s*[:：]",
     re.IGNORECASE,
 )
+# Tags written without a colon ("سمات الطوارئ تفجير عسير"): only a short, unfinished line after
+# the article body counts, since "سمات" also opens real sentences.
+_BARE_TAGS = re.compile(r"^(?:سمات|الوسوم|وسوم|برچسب(?:\u200c?ها)?|tags)\s+\S", re.IGNORECASE)
+_BARE_TAG_WORDS = 15
+# An agency's end-of-story marker ("// انتهى //", "-انتهى-", "پایان پیام", "-END-") and the
+# filing time printed under it ("15:52 ت م", "10:05 GMT"): footers, never article text.
+_END_MARKER = re.compile(
+    r"^[\s/\\\-–—_(\[«*.]*(?:[إا]نتهى|[إا]نتهي|پایان(?:\s+پیام)?|end)[\s/\\\-–—_)\]»*.]*$",
+    re.IGNORECASE)
+_FILING_TIME = re.compile(
+    r"^\d{1,2}[:：]\d{2}(?:\s*(?:ت\s*[مغ]|[صم]|ب\.?ظ|ق\.?ظ|am|pm|gmt|utc|ksa))*$", re.IGNORECASE)
+# "رابط الخبر بصحيفة الوئام: <headline>", "لینک کوتاه: <url>", "Short link: ...": a pointer
+# to the story itself; its URL, if any, is metadata.
+_SELF_LINK = re.compile(
+    r"^(?:رابط\s+(?:الخبر|المقال|مختصر|المختصر|دائم)|الرابط\s+المختصر|لینک\s+(?:کوتاه|خبر|مطلب)"
+    r"|short\s*link|permalink)[^:：]{0,40}[:：]", re.IGNORECASE)
+# The same two, run on after the article's last sentence on its line.
+_TRAILER = re.compile(r"(?<=[.!?؟»\"”)])\s+(?=\S)")
+# "Next Previous" left in front of a line by a page's pager.
+_PAGER = re.compile(
+    r"^(?:next\s+previous|previous\s+next|التالي\s+السابق|السابق\s+التالي|بعدی\s+قبلی"
+    r"|قبلی\s+بعدی)\s+", re.IGNORECASE)
 _PUBLISHED = re.compile(
     r"(?:نشر\s+في|تاريخ\s+النشر|تاريخ\s+النشر|تاریخ\s+انتشار|منتشر\s+شده|published|posted\s+on)",
     re.IGNORECASE,
@@ -146,8 +168,25 @@ def _is_paragraph(line: str) -> bool:
     if line.endswith(_TEASER_END):
         return False
     words = len(_WORD.findall(line))
-    ended = line.rstrip("\"'”»)").endswith((".", "!", "?", "؟"))
-    return words >= _LONG_WORDS or (ended and words >= _PARAGRAPH_WORDS)
+    return words >= _LONG_WORDS or (_is_ended(line) and words >= _PARAGRAPH_WORDS)
+
+
+def _is_tag_line(line: str) -> bool:
+    return (bool(_BARE_TAGS.match(line)) and not _is_ended(line)
+            and len(_WORD.findall(line)) <= _BARE_TAG_WORDS)
+
+
+def _trailer(line: str) -> int | None:
+    """Where a self-link or tag line run on after a line's last sentence begins, if one does."""
+    for gap in _TRAILER.finditer(line):
+        rest = line[gap.end():]
+        if _SELF_LINK.match(rest) or _is_tag_line(rest):
+            return gap.start()
+    return None
+
+
+def _is_ended(line: str) -> bool:
+    return line.rstrip("\"'”»)").endswith((".", "!", "?", "؟"))
 
 
 def _field(name: str, value: str, meta: Metadata) -> None:
@@ -181,13 +220,33 @@ def parse(path: str, text: str, known: Metadata | None = None) -> Document:
     blocks = _Blocks()
     lines = _line_spans(text)
     seen_paragraph = False
-    for i, span in enumerate(lines):
+    # Lines of text read so far: metadata lines ("Title: ...") do not push the headline and
+    # dateline that follow them out of the header.
+    read = 0
+    for span in lines:
         line = text[span.start:span.end]
-        header = i < _HEADER_LINES and not seen_paragraph
+        header = read < _HEADER_LINES and not seen_paragraph
         if _STOP.match(line):
             break
-        if _CHROME.match(line) or not _WORD.search(line) or len(line) < 3:
+        if (_CHROME.match(line) or not _WORD.search(line) or len(line) < 3
+                or _END_MARKER.match(line) or _FILING_TIME.match(line)):
             continue
+        pager = _PAGER.match(line)
+        if pager:
+            span = Span(span.start + pager.end(), span.end)
+            line = line[pager.end():]
+        if _SELF_LINK.match(line):
+            url = _URL.search(line)
+            meta.url = meta.url or (url.group(0) if url else None)
+            blocks.interrupt()
+            continue
+        if seen_paragraph and _is_tag_line(line):
+            blocks.interrupt()
+            continue
+        trailer = _trailer(line)
+        if trailer is not None:
+            span = Span(span.start, span.start + trailer)
+            line = line[:trailer]
         marker = _LIST_MARKERS.match(line)
         if marker:
             blocks.start_list()
@@ -211,6 +270,7 @@ def parse(path: str, text: str, known: Metadata | None = None) -> Document:
                 meta.dateline_outlet = meta.dateline_outlet or agency
             blocks.interrupt()
             continue
+        read += 1
         if header and len(line) <= 60:
             dateline = _DATELINE.match(line)
             if dateline:

@@ -131,6 +131,8 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
             shift = {lang: value - mean for lang, value in pull.items()}
 
     top_lex = max(lexical.values(), default=0.0)
+    # Each candidate's words, built once for lexical trust and read again for ``covered``.
+    words: dict[int, set[str]] = {}
     scored: list[tuple[float, float, float, int]] = []
     for pid in ids:
         p = rows.get(pid)
@@ -147,7 +149,8 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         else:
             trust = 0.0
             if q_set and (options.transliterate or p.script == query.script):
-                trust = coverage(forms, set(p.norm.split()))
+                words[pid] = set(p.norm.split())
+                trust = coverage(forms, words[pid])
             score = centred + options.lexical_weight * lex * trust
         scored.append((score, d, lex, pid))
     raised = None
@@ -180,7 +183,7 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
     seen = {t: max(df.get(f, 0) for f in spelled[t]) for t in q_set}
     content = set(q_set) - STOPWORDS
     unseen = _unseen_share(content, {t: n for t, n in seen.items() if n}, total)
-    first = set(passages[top[0][3]].norm.split()) if top else set()
+    first = (words.get(top[0][3]) or set(passages[top[0][3]].norm.split())) if top else set()
     asked = content - FUSED_QUESTION_WORDS
     covered = bool(asked) and all(spelled[t] & first for t in asked)
     return SearchResult(tuple(hit(*s) for s in top), (time.perf_counter() - started) * 1000,

@@ -243,8 +243,14 @@ def _snippet_span(p: StoredPassage, focus: _Sentence | None) -> tuple[int, int]:
         return p.start, p.end
     anchor = focus.start if focus else p.start
     start = max(p.start, min(anchor, p.end - SNIPPET_CHARS))
-    end = min(p.end, start + SNIPPET_CHARS)
     text = p.doc_text
+    # Pulled back from an answer near the passage's end, the window may open inside a word
+    # ("تبادلة" of "المتبادلة"): it starts at the next word instead, never past the answer.
+    if start > p.start and not text[start - 1].isspace():
+        gap = next((i for i in range(start, anchor) if text[i].isspace()), None)
+        if gap is not None:
+            start = gap + 1
+    end = min(p.end, start + SNIPPET_CHARS)
     if end < p.end:  # end on a word boundary, never mid-word
         cut = text.rfind(" ", start, end)
         if cut > start + SNIPPET_CHARS // 2:

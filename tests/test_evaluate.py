@@ -79,9 +79,13 @@ def test_eval_files_and_errors(tmp_path):
     assert len(load_questions(tmp_path / "questions.jsonl")) == 1
     with pytest.raises(EvalSetError, match="not found"):
         question_files(tmp_path, "missing.jsonl")
-    (tmp_path / "bad.jsonl").write_text('{"q": "no id"}\n', encoding="utf-8")
-    with pytest.raises(EvalSetError, match=r"bad\.jsonl:1"):
-        load_questions(tmp_path / "bad.jsonl")
+    # Each kind of bad line names the file, the line and what is wrong with it.
+    for text, says in [('{"q": "no id"}', "the field 'id' is missing"),
+                       ('{"id": 1, "q": "x"', "not a JSON line"),
+                       ('["a list"]', "not a question object")]:
+        (tmp_path / "bad.jsonl").write_text('\n' + text + '\n', encoding="utf-8")
+        with pytest.raises(EvalSetError, match=rf"bad\.jsonl:2: {says}.*README"):
+            load_questions(tmp_path / "bad.jsonl")
 
 
 @pytest.mark.slow

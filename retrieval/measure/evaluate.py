@@ -132,6 +132,10 @@ class _Tally:
         }
 
 
+_LINE_FORMAT = ('Each line is an object with "id", "q" and "answerable" (and "answers", "doc",'
+                ' "lang" ...: the question-set format in the README).')
+
+
 def load_questions(path: Path) -> list[Question]:
     out = []
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -143,8 +147,13 @@ def load_questions(path: Path) -> list[Question]:
                                 tuple(d.get("answers") or ()), bool(d["answerable"]),
                                 tuple(d.get("docs") or ()), tuple(d.get("history") or ()),
                                 d.get("kind"), d.get("corpus")))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise EvalSetError(f"{path}:{i}: not a question line ({exc})") from None
+        except json.JSONDecodeError as exc:
+            raise EvalSetError(f"{path}:{i}: not a JSON line ({exc.msg}, column {exc.colno})."
+                               f" {_LINE_FORMAT}") from None
+        except KeyError as exc:
+            raise EvalSetError(f"{path}:{i}: the field {exc} is missing. {_LINE_FORMAT}") from None
+        except (TypeError, AttributeError):
+            raise EvalSetError(f"{path}:{i}: not a question object. {_LINE_FORMAT}") from None
     return out
 
 

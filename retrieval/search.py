@@ -181,10 +181,12 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         return Hit(pid, p.doc.path, p.start, p.end, p.text, score, d, lex)
 
     seen = {t: max(df.get(f, 0) for f in spelled[t]) for t in q_set}
-    content = set(q_set) - STOPWORDS
-    unseen = _unseen_share(content, {t: n for t, n in seen.items() if n}, total)
+    # Persian's fused question words ("کیست", "چیست") ask, like "who is", and say nothing about
+    # whether the corpus covers the question: neither its coverage nor the "every word" test
+    # counts them.
+    asked = set(q_set) - STOPWORDS - FUSED_QUESTION_WORDS
+    unseen = _unseen_share(asked, {t: n for t, n in seen.items() if n}, total)
     first = (words.get(top[0][3]) or set(passages[top[0][3]].norm.split())) if top else set()
-    asked = content - FUSED_QUESTION_WORDS
     covered = bool(asked) and all(spelled[t] & first for t in asked)
     return SearchResult(tuple(hit(*s) for s in top), (time.perf_counter() - started) * 1000,
                         hit(*closest) if closest else None, passages, tuple(sentences), unseen,

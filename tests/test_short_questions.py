@@ -31,6 +31,15 @@ def test_peskov_is_answered_with_his_role(seeds_engine):
     assert "السكرتير الصحفي" in seeds_engine.ask(PESKOV).answer
 
 
+@pytest.mark.parametrize("question", ["تاس چیست؟"])
+def test_persian_who_and_what_questions_about_names_the_articles_hold(seeds_engine, question):
+    # "کیست" asks, as "who is" does: it is no word the corpus fails to cover. And "جونگ" is the
+    # Arabic articles' "جونغ", however short.
+    searched = _searched(seeds_engine, question)
+    assert searched.unseen == 0.0
+    assert seeds_engine.ask(question).found
+
+
 def test_without_the_lower_bar_the_same_question_was_declined(seeds_index: Path, embedder):
     strict = Khabar(seeds_index, seeds=SEEDS, embedder=embedder,
                     answer_options=AnswerOptions(covered_below=1.0))

@@ -18,7 +18,7 @@ from khabar.retrieval.dates import Period
 from khabar.retrieval.index.generations import Generation
 from khabar.retrieval.index.store import PassageRow, Store, StoredPassage
 from khabar.retrieval.normalize import FUSED_QUESTION_WORDS, STOPWORDS
-from khabar.retrieval.translit import FOLD_PREFIX, fold, latin_names, lookup_keys, skeletons
+from khabar.retrieval.translit import FOLD_PREFIX, folds, latin_names, lookup_keys, skeletons
 from khabar.retrieval.types import Hit, Query, Sentence
 
 MODES = ("hybrid", "dense", "lexical")
@@ -279,7 +279,7 @@ def _forms(store: Store, query: Query, total: int) -> dict[str, frozenset[str]]:
             keys[t] = skeletons(t)
         elif not t.isascii() and not t.isdigit():
             unknown = t not in known and len(t) >= _UNKNOWN_NAME_LETTERS
-            keys[t] = frozenset({fold(t)}) | (skeletons(t) if unknown else frozenset())
+            keys[t] = folds(t) | (skeletons(t) if unknown else frozenset())
     spelled = store.spellings(k for ks in keys.values() for k in ks)
     common = max(10, total // 10)
     forms = {t: {t} for t in terms}

@@ -107,6 +107,23 @@ def fold(term: str) -> str:
     return FOLD_PREFIX + term.translate(_FOLD)
 
 
+# Arabic writes the sounds of Persian's own letters in more than one way: گ as ك, غ (جونغ), ج
+# (جونج) or ق; چ as ج, تش or ش; ژ as ز or ج. A question word spelled with them is looked up
+# under each respelling's fold, so "جونگ" finds the Arabic articles' "جونغ".
+_RESPELL = {"گ": ("ك", "غ", "ج", "ق"), "چ": ("ج", "تش", "ش"), "ژ": ("ز", "ج"), "پ": ("ب",)}
+
+
+def folds(term: str) -> frozenset[str]:
+    """The fold keys of ``term`` and of its Arabic respellings (``_RESPELL``)."""
+    options = [_RESPELL.get(ch, (ch,)) for ch in term]
+    count = 1
+    for o in options:
+        count *= len(o)
+    if count == 1 or count > _MAX_VARIANTS:
+        return frozenset({fold(term)})
+    return frozenset(FOLD_PREFIX + "".join(c) for c in itertools.product(*options))
+
+
 def lookup_keys(term: str) -> frozenset[str]:
     """What the store files a corpus term under: its fold (Arabic script) and skeletons."""
     keys = set(skeletons(term))

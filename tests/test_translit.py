@@ -3,7 +3,8 @@ on, and words that must not pass for names."""
 
 import pytest
 
-from khabar.retrieval.translit import same_name, skeletons
+from khabar.retrieval.normalize import normalize
+from khabar.retrieval.translit import fold, folds, same_name, skeletons
 
 SAME = [
     ("Putin", "بوتين"), ("Putin", "پوتین"), ("بوتين", "پوتین"), ("Vidal", "فيدال"),
@@ -30,3 +31,20 @@ def test_other_words_do_not(a, b):
 def test_short_words_are_not_compared():
     assert skeletons("Kim") == frozenset() and skeletons("كيم") == frozenset()
     assert skeletons("2015") == frozenset()
+
+
+@pytest.mark.parametrize("persian, arabic", [
+    ("جونگ", "جونغ"), ("جونگ", "جونج"), ("سونگ", "سونغ"), ("گاگارین", "غاغارين"),
+    ("پوتین", "بوتين"), ("چین", "جين"), ("ژنرال", "جنرال"), ("چاوز", "تشاوز"),
+    ("گوگل", "قوقل"),
+])
+def test_a_persian_spelling_is_looked_up_under_arabics_spellings(persian, arabic):
+    # Short names too ("جونگ", 4 letters, is below the skeletons' reach for unknown words).
+    assert fold(normalize(arabic)) in folds(normalize(persian))
+
+
+def test_words_without_persian_letters_keep_their_one_fold():
+    assert folds("بوتين") == {fold("بوتين")}
+    # Too many respellings to be worth looking up: the plain fold alone.
+    many = normalize("گگگگ")
+    assert folds(many) == {fold(many)}

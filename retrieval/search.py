@@ -279,7 +279,7 @@ def _forms(store: Store, query: Query, total: int) -> dict[str, frozenset[str]]:
             keys[t] = skeletons(t)
         elif not t.isascii() and not t.isdigit():
             unknown = t not in known and len(t) >= _UNKNOWN_NAME_LETTERS
-            keys[t] = folds(t) | (skeletons(t) if unknown else frozenset())
+            keys[t] = folds(t) | (skeletons(t, query.lang == "fa") if unknown else frozenset())
     spelled = store.spellings(k for ks in keys.values() for k in ks)
     common = max(10, total // 10)
     forms = {t: {t} for t in terms}

@@ -49,9 +49,15 @@ _MAX_VARIANTS = 64
 MIN_LETTERS = 4
 
 
+# Persian writes "v" with و (ولادیمیر, استیو), where Arabic writes ف (فلاديمير, ستيف).
+_PERSIAN_V = {"و": ("W", "", "F")}
+
+
 @lru_cache(maxsize=65536)
-def skeletons(word: str) -> frozenset[str]:
-    """The consonant skeletons ``word`` may have (empty for a word too short to compare)."""
+def skeletons(word: str, persian: bool = False) -> frozenset[str]:
+    """The consonant skeletons ``word`` may have (empty for a word too short to compare);
+    ``persian`` also reads its و as "v" (only for a Persian question's words: in Arabic, و is
+    most often "and", and reading it as ف would match unrelated words)."""
     parts = tokens(word)
     text = "".join(parts)  # Arabic's article is already off ("الرياض" is "رياض")
     if len(text) < MIN_LETTERS or not text.isalpha():
@@ -69,7 +75,8 @@ def skeletons(word: str) -> frozenset[str]:
             else:
                 i += 1
         else:
-            options.append(_ARABIC.get(text[i], ("",)))
+            options.append((_PERSIAN_V if persian else {}).get(text[i])
+                           or _ARABIC.get(text[i], ("",)))
             i += 1
     if not options:
         return frozenset()

@@ -31,10 +31,10 @@ def test_peskov_is_answered_with_his_role(seeds_engine):
     assert "السكرتير الصحفي" in seeds_engine.ask(PESKOV).answer
 
 
-@pytest.mark.parametrize("question", ["کیم جونگ اون کیست؟", "تاس چیست؟"])
+@pytest.mark.parametrize("question", ["کیم جونگ اون کیست؟", "تاس چیست؟", "استیو ویتکاف کیست؟"])
 def test_persian_who_and_what_questions_about_names_the_articles_hold(seeds_engine, question):
-    # "کیست" asks, as "who is" does: it is no word the corpus fails to cover. And "جونگ" is the
-    # Arabic articles' "جونغ", however short.
+    # "کیست" asks, as "who is" does: it is no word the corpus fails to cover. "جونگ" is the
+    # Arabic articles' "جونغ", however short, and "استیو" (و for "v") their "ستيف".
     searched = _searched(seeds_engine, question)
     assert searched.unseen == 0.0
     assert seeds_engine.ask(question).found

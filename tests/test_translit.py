@@ -48,3 +48,13 @@ def test_words_without_persian_letters_keep_their_one_fold():
     # Too many respellings to be worth looking up: the plain fold alone.
     many = normalize("گگگگ")
     assert folds(many) == {fold(many)}
+
+
+@pytest.mark.parametrize("persian, arabic", [
+    ("استیو", "ستيف"), ("ولادیمیر", "فلاديمير"), ("ویدال", "فيدال"), ("ولودیمیر", "فولوديمير"),
+])
+def test_a_persian_questions_vav_is_read_as_v(persian, arabic):
+    assert skeletons(persian, persian=True) & skeletons(arabic)
+    # Read as Arabic (where و is mostly "and"), it is not: "الوصول" must not pass for "فيصلي".
+    assert not skeletons(persian) & skeletons(arabic)
+    assert not skeletons("الوصول") & skeletons("الفيصلي")

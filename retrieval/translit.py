@@ -75,8 +75,9 @@ def skeletons(word: str, persian: bool = False) -> frozenset[str]:
             else:
                 i += 1
         else:
-            options.append((_PERSIAN_V if persian else {}).get(text[i])
-                           or _ARABIC.get(text[i], ("",)))
+            letter = text[i]
+            options.append(_PERSIAN_V[letter] if persian and letter in _PERSIAN_V
+                           else _ARABIC.get(letter, ("",)))
             i += 1
     if not options:
         return frozenset()

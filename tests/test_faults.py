@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -34,11 +33,23 @@ ARABIC = ("قمة المناخ في القاهرة\n\nاجتمع وزراء ال
           "الانبعاثات بنسبة ثلاثين في المئة بحلول عام 2030. وقال الوزير إن الخطة طموحة.\n")
 
 
+# Runs ``khabar`` with a cap on the size of any file it writes: a write past it fails as on a
+# full disk. The child sets the cap on itself: a ``preexec_fn`` would run Python between fork
+# and exec of this test process, whose threads (gRPC's, once Milvus Lite has run) make that
+# unsafe; it aborted the child once in CI.
+_FILE_CAP = ("import resource, runpy, signal, sys; n = int(sys.argv[1]);"
+             " signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
+             " resource.setrlimit(resource.RLIMIT_FSIZE, (n, n));"
+             " sys.argv = ['khabar', *sys.argv[2:]];"
+             " runpy.run_module('khabar.bot', run_name='__main__', alter_sys=True)")
+
+
 def _khabar(*args: str, env: dict | None = None, stdin: bytes | None = None,
-            preexec=None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "khabar.bot", *args], cwd=ROOT,
+            file_cap: int | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    start = ["-m", "khabar.bot"] if file_cap is None else ["-c", _FILE_CAP, str(file_cap)]
+    return subprocess.run([sys.executable, *start, *args], cwd=ROOT,
                           capture_output=True, input=stdin, timeout=timeout,
-                          env={**os.environ, **(env or {})}, preexec_fn=preexec)
+                          env={**os.environ, **(env or {})})
 
 
 def _text(result: subprocess.CompletedProcess) -> str:
@@ -346,11 +357,7 @@ def test_a_full_disk_leaves_the_previous_index_answering(tmp_path):
     for i in range(30):
         (seeds / f"more{i}.txt").write_text(f"خبر {i}\n\n" + ARABIC * 20, encoding="utf-8")
 
-    def small_files() -> None:  # a write past 256 KB fails as on a full disk
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
-
-    result = _khabar("index", "--seeds", str(seeds), "--index", str(index), preexec=small_files)
+    result = _khabar("index", "--seeds", str(seeds), "--index", str(index), file_cap=256 * 1024)
     err = _one_line_error(result)
     assert "cannot write the index at" in err and "previous index keeps answering" in err
     assert not list(index.glob("gen-*.tmp-*"))  # the unfinished build is gone

@@ -15,6 +15,7 @@ lexical side of search and the answer's evidence checks; it is not a translator.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from functools import lru_cache
 
@@ -84,10 +85,7 @@ def skeletons(word: str, persian: bool = False) -> frozenset[str]:
     # A final h (Arabic ة/ه, Latin "-ah") is rarely pronounced.
     if "H" in options[-1]:
         options[-1] = ("",)
-    count = 1
-    for o in options:
-        count *= len(o)
-    if count > _MAX_VARIANTS:
+    if math.prod(map(len, options)) > _MAX_VARIANTS:
         options = [o[:1] for o in options]
     out = set()
     for choice in itertools.product(*options):
@@ -98,9 +96,12 @@ def skeletons(word: str, persian: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
-# Persian letters Arabic spells with its own (پوتین / بوتين, چین / جين): folded, a Persian and an
-# Arabic spelling of one word are equal, which is far more precise than a skeleton.
-_FOLD = str.maketrans({"پ": "ب", "چ": "ج", "ژ": "ز", "گ": "ك"})
+# Persian letters Arabic spells with its own (پوتین / بوتين, چین / جين), each as Arabic writes it:
+# گ as ك, غ (جونغ), ج (جونج) or ق; چ as ج, تش or ش; ژ as ز or ج. Folded to the first, a Persian
+# and an Arabic spelling of one word are equal, which is far more precise than a skeleton; a
+# question's word is also looked up under the others (``folds``: "جونگ" finds "جونغ").
+_RESPELL = {"گ": ("ك", "غ", "ج", "ق"), "چ": ("ج", "تش", "ش"), "ژ": ("ز", "ج"), "پ": ("ب",)}
+_FOLD = str.maketrans({letter: spellings[0] for letter, spellings in _RESPELL.items()})
 FOLD_PREFIX = "="
 # Capitalised words that name no one.
 _NOT_NAMES = frozenset(
@@ -115,19 +116,11 @@ def fold(term: str) -> str:
     return FOLD_PREFIX + term.translate(_FOLD)
 
 
-# Arabic writes the sounds of Persian's own letters in more than one way: گ as ك, غ (جونغ), ج
-# (جونج) or ق; چ as ج, تش or ش; ژ as ز or ج. A question word spelled with them is looked up
-# under each respelling's fold, so "جونگ" finds the Arabic articles' "جونغ".
-_RESPELL = {"گ": ("ك", "غ", "ج", "ق"), "چ": ("ج", "تش", "ش"), "ژ": ("ز", "ج"), "پ": ("ب",)}
-
-
 def folds(term: str) -> frozenset[str]:
-    """The fold keys of ``term`` and of its Arabic respellings (``_RESPELL``)."""
+    """The fold keys of ``term`` and of its Arabic respellings (``_RESPELL``); its fold alone
+    when it has too many."""
     options = [_RESPELL.get(ch, (ch,)) for ch in term]
-    count = 1
-    for o in options:
-        count *= len(o)
-    if count == 1 or count > _MAX_VARIANTS:
+    if math.prod(map(len, options)) > _MAX_VARIANTS:
         return frozenset({fold(term)})
     return frozenset(FOLD_PREFIX + "".join(c) for c in itertools.product(*options))
 

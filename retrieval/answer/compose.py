@@ -33,6 +33,7 @@ NOTHING_TO_ASK = {
           "e.g. \"Who signed the treaty?\"",
 }
 SNIPPET_CHARS = 500
+_SPACE = re.compile(r"\s")
 # Question words asking for a number or a date, matched on normalised text (so "متى" is "متي").
 _NUMERIC_QUESTION = re.compile(
     r"\b(?:how (?:many|much|long|old)|(?:what|which|in what) year|when|what percentage)\b"
@@ -247,9 +248,9 @@ def _snippet_span(p: StoredPassage, focus: _Sentence | None) -> tuple[int, int]:
     # Pulled back from an answer near the passage's end, the window may open inside a word
     # ("تبادلة" of "المتبادلة"): it starts at the next word instead, never past the answer.
     if start > p.start and not text[start - 1].isspace():
-        gap = next((i for i in range(start, anchor) if text[i].isspace()), None)
-        if gap is not None:
-            start = gap + 1
+        gap = _SPACE.search(text, start, anchor)
+        if gap:
+            start = gap.end()
     end = min(p.end, start + SNIPPET_CHARS)
     if end < p.end:  # end on a word boundary, never mid-word
         cut = text.rfind(" ", start, end)

@@ -54,14 +54,15 @@ _FIELD_NAME = {label: field for field, labels in _FIELD_LABELS.items() for label
 _FIELD = re.compile(
     r"^(?P<label>" + "|".join(sorted(map(re.escape, _FIELD_NAME), key=len, reverse=True))
     + r")\s*[:：]\s*(?P<value>\S.{0,300})$", re.IGNORECASE)
+# Labels of a tag line, with a colon or (below) without one.
+_TAG_LABELS = r"وسوم|برچسب(?:\u200c?ها)?|tags"
 _TAGS = re.compile(
-    r"^(?:كلمات\s+دلالية|الكلمات\s+المفتاحية|وسوم|برچسب(?:\u200c?ها)?|کلیدواژه(?:\u200c?ها)?|tags)"
-    r"\s*[:：]",
+    r"^(?:كلمات\s+دلالية|الكلمات\s+المفتاحية|کلیدواژه(?:\u200c?ها)?|" + _TAG_LABELS + r")\s*[:：]",
     re.IGNORECASE,
 )
 # Tags written without a colon ("سمات الطوارئ تفجير عسير"): only a short, unfinished line after
 # the article body counts, since "سمات" also opens real sentences.
-_BARE_TAGS = re.compile(r"^(?:سمات|الوسوم|وسوم|برچسب(?:\u200c?ها)?|tags)\s+\S", re.IGNORECASE)
+_BARE_TAGS = re.compile(r"^(?:سمات|الوسوم|" + _TAG_LABELS + r")\s+\S", re.IGNORECASE)
 _BARE_TAG_WORDS = 15
 # An agency's end-of-story marker ("// انتهى //", "-انتهى-", "پایان پیام", "-END-") and the
 # filing time printed under it ("15:52 ت م", "10:05 GMT"): footers, never article text.

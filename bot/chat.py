@@ -9,8 +9,9 @@ from typing import TextIO
 
 from khabar.bot.render import answer_text
 from khabar.bot.streams import BadLine, lines
-from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.errors import QuestionError
 
 HELP = """Ask a question in Arabic, Persian or English about the indexed articles.
 Follow-up questions ("and where did they meet?") are read in the conversation's context.
@@ -25,9 +26,9 @@ CHECKED = "── checked answer ──"
 class ChatSession:
     """Turns input lines into output text; the I/O loop around it is chosen by ``run``."""
 
-    def __init__(self, service: AnswerService,
+    def __init__(self, engine: Khabar,
                  stream: Callable[[str], None] | None = None) -> None:
-        self.service = service
+        self.engine = engine
         # Shows a generated answer as it is written; the checked version is the reply.
         self.stream = stream
         self.last: Answer | None = None
@@ -57,7 +58,7 @@ class ChatSession:
             self.stream(delta)
 
         try:
-            self.last = self.service.ask(line, history=self.history,
+            self.last = self.engine.ask(line, history=self.history,
                                          on_text=show if self.stream else None)
         except QuestionError as exc:
             return f"Cannot ask that: {exc}."
@@ -67,10 +68,10 @@ class ChatSession:
         return answer_text(self.last)
 
 
-def run(service: AnswerService, history: Path, stdin: TextIO | None = None,
+def run(engine: Khabar, history: Path, stdin: TextIO | None = None,
         out: Callable[[str], None] = print) -> None:
     stdin = stdin or sys.stdin  # looked up per call: tests and embedders swap sys.stdin
-    session = ChatSession(service)
+    session = ChatSession(engine)
     if not stdin.isatty():
         for line in lines(stdin):
             if isinstance(line, BadLine):
@@ -86,7 +87,7 @@ def run(service: AnswerService, history: Path, stdin: TextIO | None = None,
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
-    if service.llm is not None:
+    if engine.llm is not None:
         session.stream = _live(sys.stdout)
     history.parent.mkdir(parents=True, exist_ok=True)
     prompt = PromptSession(history=FileHistory(str(history)))

@@ -254,7 +254,7 @@ def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: s
 
 def _answer_line(engine: Khabar, line: str, k: int | None) -> dict:
     """One ``ask -`` line answered, or ``{"error"}`` for that line alone."""
-    from khabar.retrieval.answer.service import QuestionError
+    from khabar.retrieval.errors import QuestionError
 
     question, history = line, []
     if line.lstrip().startswith("{"):
@@ -282,7 +282,7 @@ def chat(settings: Settings) -> None:
     engine = _engine(settings)
     engine.generation()  # fail now, with the fix, if there is no usable index
     _check_llm(engine)
-    chat_mod.run(engine.service, settings.index_dir.parent / "history", out=click.echo)
+    chat_mod.run(engine, settings.index_dir.parent / "history", out=click.echo)
 
 
 @main.command(name="eval")
@@ -325,11 +325,11 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
                                         search_options, answer_options, update,
                                         llm=engine.llm if use_llm else None)
     if details is None:
-        rows = evaluate.evaluate(engine.service, qs, history, llm=use_llm)
+        rows = evaluate.evaluate(engine, qs, history, llm=use_llm)
     else:
         with details.open("w", encoding="utf-8") as out:
             rows = evaluate.evaluate(
-                engine.service, qs, history, llm=use_llm,
+                engine, qs, history, llm=use_llm,
                 details=lambda d: out.write(json.dumps(d, ensure_ascii=False) + "\n"))
     if as_json:
         payload = {"set": set_dir.name, "questions": [f.name for f in files],

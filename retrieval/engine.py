@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, Protocol
 from khabar.embeddings.base import Embedder
 from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
 from khabar.retrieval.answer.compose import AnswerOptions
-from khabar.retrieval.answer.service import AnswerService
+from khabar.retrieval.answer.service import AnswerService, ServiceStats
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.index.backend import Generation, IndexBackend, open_backend
 from khabar.retrieval.index.generations import IndexDir
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
+from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
 from khabar.retrieval.ingest.chunking import Chunker
 from khabar.retrieval.ingest.fetch import FetchOptions
 from khabar.retrieval.lexicon import Lexicon
-from khabar.retrieval.search import SearchOptions
+from khabar.retrieval.search import SearchOptions, SearchResult
 
 if TYPE_CHECKING:
     from khabar.retrieval.answer.llm import LLM, LLMConfig
@@ -177,6 +178,37 @@ class Khabar:
         """Answer ``question``; ``history`` holds the conversation's earlier questions;
         ``on_text`` receives a generated answer as it is written (see ``AnswerService.ask``)."""
         return self.service.ask(question, k, history, on_text=on_text)
+
+    def validate(self, question: str) -> str:
+        """The question stripped, or ``QuestionError`` naming the check it fails, so a front
+        end can refuse it in the user's language before showing any progress."""
+        return self.service.validate(question)
+
+    def search(self, question: str, k: int | None = None) -> SearchResult:
+        """The passages a question retrieves, with their articles (the LangChain retriever's
+        view: no answer is composed)."""
+        return self.service.search(self.service.query(question), k)
+
+    def documents(self) -> list[DocMeta]:
+        """Every indexed article's metadata, by path."""
+        return self.service.documents()
+
+    def passage(self, passage_id: int) -> StoredPassage | None:
+        """One passage with its article, or None once a newer index no longer has it."""
+        return self.service.passage(passage_id)
+
+    def article(self, path: str) -> StoredArticle | None:
+        """One article's stored text (citation offsets index it) with its passages' spans."""
+        return self.service.article(path)
+
+    def passage_counts(self) -> dict[str, int]:
+        """Passages per indexed article, by path."""
+        return self.service.passage_counts()
+
+    @property
+    def stats(self) -> ServiceStats:
+        """Questions answered by this process and their latencies."""
+        return self.service.stats
 
     def generation(self) -> Generation:
         """The live generation; raises with the fix when there is no usable index."""

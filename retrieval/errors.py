@@ -18,3 +18,13 @@ class SettingsError(KhabarError):
 
 class SeedsNotFoundError(KhabarError):
     """The articles directory does not exist."""
+
+
+class QuestionError(KhabarError):
+    """The question cannot be answered as asked; ``check`` names the check that failed
+    (``empty`` or ``too_long``) so each front end can word it in the user's language."""
+
+    def __init__(self, check: str, message: str, **details: int) -> None:
+        super().__init__(message)
+        self.check = check
+        self.details = details

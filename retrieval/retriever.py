@@ -7,7 +7,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from khabar.retrieval.answer.service import AnswerService
+from khabar.retrieval.engine import Khabar
 
 
 class KhabarRetriever(BaseRetriever):
@@ -15,13 +15,13 @@ class KhabarRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    service: AnswerService
+    engine: Khabar
     k: int = 5
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        result = self.service.search(self.service.query(query), self.k)
+        result = self.engine.search(query, self.k)
         docs = []
         for h in result.hits:
             meta = result.passages[h.passage_id].doc

@@ -5,7 +5,7 @@ from khabar.retrieval.retriever import KhabarRetriever
 
 
 def test_retriever_is_a_langchain_retriever_with_citation_metadata(seeds_engine):
-    retriever = KhabarRetriever(service=seeds_engine.service, k=3)
+    retriever = KhabarRetriever(engine=seeds_engine, k=3)
     assert isinstance(retriever, BaseRetriever)
     docs = retriever.invoke("Who confirmed that North Korean troops were deployed in Russia?")
     assert len(docs) == 3

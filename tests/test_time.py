@@ -131,8 +131,7 @@ def test_without_an_article_of_the_asked_time_ranking_is_unchanged(opec: Path, e
 def test_the_langchain_retriever_ranks_by_the_asked_time_too(opec: Path, embedder):
     from khabar.retrieval.retriever import KhabarRetriever
 
-    service = _engine(opec, embedder).service
-    docs = KhabarRetriever(service=service, k=2).invoke(
+    docs = KhabarRetriever(engine=_engine(opec, embedder), k=2).invoke(
         "What is the latest OPEC decision on oil output?")
     assert docs[0].metadata["doc"] == "2024.txt"
 

@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from khabar.bot.serve.protocol import ErrorDetail, ErrorOut
-from khabar.retrieval.answer.service import QuestionError
-from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.errors import KhabarError, QuestionError
 from khabar.retrieval.index.backend import KhabarIndexError
 
 log = logging.getLogger(__name__)

@@ -66,18 +66,17 @@ class Serving:
 
     async def sources(self) -> SourcesOut:
         def read() -> SourcesOut:
-            service = self.engine.service
-            counts = service.passage_counts()
+            counts = self.engine.passage_counts()
             return SourcesOut(sources=[
                 SourceOut(doc=d.path, title=d.title, outlet=d.outlet, date=d.date, url=d.url,
                           lang=d.lang, passages=counts.get(d.path, 0))
-                for d in service.documents()
+                for d in self.engine.documents()
             ])
 
         return await asyncio.to_thread(read)
 
     async def article(self, doc: str) -> ArticleOut:
-        found = await asyncio.to_thread(self.engine.service.article, doc)
+        found = await asyncio.to_thread(self.engine.article, doc)
         if found is None:
             raise ApiError(404, f"no article {doc!r} in the index (GET /v1/sources lists them)")
         d = found.doc

@@ -47,9 +47,8 @@ from khabar.bot.telegram.format import (
     ui_lang,
 )
 from khabar.bot.telegram.stream import reply_streamed
-from khabar.retrieval.answer.service import AnswerService, QuestionError
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.errors import KhabarError, SettingsError
+from khabar.retrieval.errors import KhabarError, QuestionError, SettingsError
 from khabar.retrieval.intake import AddReport, Failed
 
 log = logging.getLogger(__name__)
@@ -161,10 +160,6 @@ class BotState:
     feeds: list[str] = field(default_factory=list)
     feed_interval: int = 900
 
-    @property
-    def service(self) -> AnswerService:
-        return self.engine.service
-
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
     return context.application.bot_data["khabar"]
@@ -204,7 +199,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if not await _gate(update, context):
         return
     state = _state(context)
-    docs = await asyncio.to_thread(state.service.documents)
+    docs = await asyncio.to_thread(state.engine.documents)
     langs = ", ".join(sorted({d.lang for d in docs if d.lang})) or "-"
     latest = max((d.date for d in docs if d.date), default="-")
     await update.effective_message.reply_text(
@@ -220,7 +215,7 @@ async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def _send_sources(message: Message, state: BotState, page: int, *, edit: bool) -> None:
-    docs = await asyncio.to_thread(state.service.documents)
+    docs = await asyncio.to_thread(state.engine.documents)
     pages = max(1, -(-len(docs) // SOURCES_PAGE))
     page = min(max(page, 0), pages - 1)
     lines = [f"<b>{len(docs)}</b> articles — {page + 1}/{pages}"]
@@ -247,14 +242,14 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     state = await _admin(update, context)
     if state is None:
         return
-    gen = await asyncio.to_thread(state.service.generation)
+    gen = await asyncio.to_thread(state.engine.generation)
     m = gen.manifest
     age = time.time() - m.created
-    p50 = state.service.stats.p50()
+    p50 = state.engine.stats.p50()
     await update.effective_message.reply_text(
         f"documents: {m.documents}\npassages: {m.passages}\ngeneration: {gen.name} "
         f"({age / 60:.0f} min old)\nembedder: {m.embedder}\nquestions served: "
-        f"{state.service.stats.questions}\np50 latency: "
+        f"{state.engine.stats.questions}\np50 latency: "
         + (f"{p50:.0f} ms" if p50 is not None else "-")
     )
 
@@ -421,7 +416,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     message = update.effective_message
     lang = _lang(update)
     try:
-        q = state.service.validate(question)
+        q = state.engine.validate(question)
     except QuestionError as exc:
         await message.reply_text(text(exc.check, lang, **exc.details))
         return
@@ -432,15 +427,15 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     key = state.conversations.key(message, update.effective_user.id, context.bot.id)
     history = state.conversations.history(key)
-    if state.service.llm is not None:  # a generated answer: its draft is shown as it comes
+    if state.engine.llm is not None:  # a generated answer: its draft is shown as it comes
         answer, sent = await reply_streamed(
-            message, lambda on_text: state.service.ask(q, None, history, on_text=on_text), lang)
+            message, lambda on_text: state.engine.ask(q, None, history, on_text=on_text), lang)
         state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
         log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
                                     "mode": answer.mode, "fallback": answer.fallback,
                                     "total_ms": round(answer.timings_ms["total"])})
         return
-    answer = await asyncio.to_thread(state.service.ask, q, None, history)
+    answer = await asyncio.to_thread(state.engine.ask, q, None, history)
     parts = pack(answer_blocks(answer, lang))
     buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
                for c in answer.citations]
@@ -488,7 +483,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if kind != "p" or not value.isdigit():
         return
-    found = await asyncio.to_thread(state.service.passage, int(value))
+    found = await asyncio.to_thread(state.engine.passage, int(value))
     if found is None:
         await query.message.reply_text(text("gone", _lang(update)))
         return

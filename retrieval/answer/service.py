@@ -25,7 +25,7 @@ from khabar.retrieval.answer.compose import NOTHING_TO_ASK, AnswerOptions, Compo
 from khabar.retrieval.answer.conversation import Turn, read
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.dates import Period, asked_period, without_newest_words
-from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.errors import QuestionError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import LiveIndex
 from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
@@ -45,16 +45,6 @@ if TYPE_CHECKING:
     from khabar.retrieval.answer.llm import LLM
 
 log = logging.getLogger(__name__)
-
-
-class QuestionError(KhabarError):
-    """The question cannot be answered as asked; ``check`` names the check that failed
-    (``empty`` or ``too_long``) so each front end can word it in the user's language."""
-
-    def __init__(self, check: str, message: str, **details: int) -> None:
-        super().__init__(message)
-        self.check = check
-        self.details = details
 
 
 @dataclass

@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from khabar.embeddings.base import Embedder
-from khabar.retrieval.answer.service import AnswerService
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.backend import Generation, IndexBackend
@@ -207,14 +206,13 @@ def followups(engine: Khabar, questions: list[str]) -> dict:
     was just answered (its vector is cached), then "و ..." continues it. Each follow-up is
     timed beside a new question asked alone (alternating which goes first), both embedded
     afresh, so the ratio is what reading the conversation costs."""
-    service = engine.service
     alone, follow, read = [], [], 0
     pairs = list(zip(questions[0::3], questions[1::3], questions[2::3], strict=False))
     for i, (first, next_, other) in enumerate(pairs):
-        service.ask(first)
+        engine.ask(first)
         asked = [("follow", f"و {next_}", [first]), ("alone", other, [])]
         for kind, question, history in (asked if i % 2 else asked[::-1]):
-            answer = service.ask(question, history=history)
+            answer = engine.ask(question, history=history)
             if kind == "follow":
                 follow.append(answer.timings_ms["total"])
                 read += answer.standalone != answer.question
@@ -229,7 +227,7 @@ def followups(engine: Khabar, questions: list[str]) -> dict:
 _EPOCH = date(2020, 1, 1)
 
 
-def dated_questions(service: AnswerService, questions: list[str]) -> dict:
+def dated_questions(engine: Khabar, questions: list[str]) -> dict:
     """Questions naming a year ("... عام 2022"), which search ranks by article date (four
     times the candidates, the vectors of the best story's passages read), each timed beside
     the same question without the year, alternating which goes first; both texts are new, so
@@ -238,7 +236,7 @@ def dated_questions(service: AnswerService, questions: list[str]) -> dict:
     for i, q in enumerate(questions):
         asked = [(plain, f"{q} عام"), (dated, f"{q} عام 2022")]
         for timings, text in (asked if i % 2 else asked[::-1]):
-            timings.append(service.ask(text).timings_ms["total"])
+            timings.append(engine.ask(text).timings_ms["total"])
     return {"ask_plain_p50_ms": _pct(plain, 50), "ask_dated_p50_ms": _pct(dated, 50),
             "dated_ratio": round(_pct(dated, 50) / _pct(plain, 50), 2)}
 
@@ -370,22 +368,21 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
         vectors = synthetic_vectors(pool, n, seed=n)
         engine = Khabar(_fresh(index, run_dir, f"size-{n}"), embedder=embedder)
         build_s = build_synthetic(engine.index_dir, embedder, vectors, sentences, seed=n)
-        service = engine.service
-        service.ask(queries[0])
+        engine.ask(queries[0])
         # Each question's bare embedding is timed beside its ``ask``, so the ratio compares the
         # two under the same machine load (it drifts by 20-40% over a run here).
         totals, bare_q, split = [], [], {"embed": [], "search": [], "answer": []}
         for i, q in enumerate(queries[1:]):
-            answer, floor_ms = ask_beside_floor(service, q, None, floor_first=i % 2 == 0)
+            answer, floor_ms = ask_beside_floor(engine, q, None, floor_first=i % 2 == 0)
             timings = answer.timings_ms
             bare_q.append(floor_ms)
             totals.append(timings["total"])
             for k in split:
                 split[k].append(timings[k])
         # Asked again: the query vector comes from the service's cache, so this is Khabar alone.
-        repeat = [service.ask(q).timings_ms["total"] for q in queries[1:21]]
-        dated = dated_questions(service, queries[1:41])
-        gen = service.generation()
+        repeat = [engine.ask(q).timings_ms["total"] for q in queries[1:21]]
+        dated = dated_questions(engine, queries[1:41])
+        gen = engine.generation()
         qv = embedder.embed(queries, query=True)
         embed_s = n * bare["tokens_per_passage"] / bare["tokens_per_s"]
         size_mb = (round(sum(p.stat().st_size for p in gen.path.iterdir()) / 2**20, 1)

@@ -20,7 +20,6 @@ import numpy as np
 from khabar.retrieval.answer.checks import citations, split_sentences
 from khabar.retrieval.answer.compose import AnswerOptions
 from khabar.retrieval.answer.llm import LLM
-from khabar.retrieval.answer.service import AnswerService
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError
@@ -194,7 +193,7 @@ def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
     return cached
 
 
-def ask_beside_floor(service: AnswerService, question: str, k: int | None,
+def ask_beside_floor(engine: Khabar, question: str, k: int | None,
                      floor_first: bool, history: Sequence[str] = ()) -> tuple[Answer, float]:
     """``ask`` the question and time its floor, the bare query embedding, right beside it.
 
@@ -202,12 +201,12 @@ def ask_beside_floor(service: AnswerService, question: str, k: int | None,
     embedder's threads are cold), so a fixed order would bias every ratio built on the pair.
     """
     if not floor_first:
-        answer = service.ask(question, k, history)
+        answer = engine.ask(question, k, history)
     started = time.perf_counter()
-    service.embedder.embed_one_query(question)
+    engine.embedder.embed_one_query(question)
     floor_ms = (time.perf_counter() - started) * 1000
     if floor_first:
-        answer = service.ask(question, k, history)
+        answer = engine.ask(question, k, history)
     return answer, floor_ms
 
 
@@ -220,7 +219,7 @@ def _asked(q: Question, mode: str) -> tuple[str, tuple[str, ...]]:
     return q.q, q.history
 
 
-def evaluate(service: AnswerService, questions: Iterable[Question],
+def evaluate(engine: Khabar, questions: Iterable[Question],
              history: str = "context", llm: bool = False,
              details: Callable[[dict], None] | None = None) -> dict[str, dict]:
     """Ask every question; returns metric rows keyed by ``all``, by question language and by
@@ -234,8 +233,8 @@ def evaluate(service: AnswerService, questions: Iterable[Question],
     for i, q in enumerate(questions):
         text, earlier = _asked(q, history)
         for j in range(len(earlier)):  # the conversation so far, as a chat would have asked it
-            service.ask(earlier[j], EVAL_K, earlier[:j])
-        answer, bare = ask_beside_floor(service, text, EVAL_K, i % 2 == 0, earlier)
+            engine.ask(earlier[j], EVAL_K, earlier[:j])
+        answer, bare = ask_beside_floor(engine, text, EVAL_K, i % 2 == 0, earlier)
         docs = [c.doc for c in answer.citations]
         rank = min((docs.index(d) + 1 for d in q.accepted if d in docs), default=None)
         answered = answer.found and any(contains(answer.answer, a) for a in q.answers)

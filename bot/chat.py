@@ -9,9 +9,9 @@ from typing import TextIO
 
 from khabar.bot.render import answer_text
 from khabar.bot.streams import BadLine, lines
-from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import QuestionError
+from khabar.retrieval.types import Answer
 
 HELP = """Ask a question in Arabic, Persian or English about the indexed articles.
 Follow-up questions ("and where did they meet?") are read in the conversation's context.

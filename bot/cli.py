@@ -62,10 +62,10 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _engine(settings: Settings, mode: str | None = None) -> Khabar:
     from khabar.retrieval.engine import Khabar
-    from khabar.retrieval.search import SearchOptions
 
-    return Khabar.from_settings(settings, search_options=SearchOptions(
-        mode=mode or settings.search_mode))
+    if mode is not None:
+        settings = settings.model_copy(update={"search_mode": mode})
+    return Khabar.from_settings(settings)
 
 
 def _check_llm(engine: Khabar) -> None:
@@ -308,10 +308,12 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
           history: str, use_llm: bool, as_json: bool, details: Path | None) -> None:
     """Score retrieval and answers on the question set in SET_DIR (lines of other sets in a
     mixed file, by their "corpus" field, are left out)."""
+    from dataclasses import replace
+
     from khabar.bot.progress import progress_bar
     from khabar.retrieval.measure import evaluate
 
-    search_options, answer_options = evaluate.variant(variant)
+    options = replace(evaluate.variant(variant), reranker=settings.reranker)
     files = evaluate.question_files(set_dir, questions)
     qs = [q for f in files for q in evaluate.load_questions(f)
           if q.corpus in (None, set_dir.resolve().name)]
@@ -322,7 +324,7 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
         _check_llm(engine)
     with progress_bar("Indexing the eval corpus") as update:
         engine = evaluate.cached_engine(engine, set_dir, settings.index_dir.parent / "eval",
-                                        search_options, answer_options, update,
+                                        options, update,
                                         llm=engine.llm if use_llm else None)
     if details is None:
         rows = evaluate.evaluate(engine, qs, history, llm=use_llm)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from khabar.retrieval.answer.types import Answer, Citation
+from khabar.retrieval.types import Answer, Citation
 
 # Direction controls: in a file name they can make a report line read as something it is not.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from khabar.embeddings.registry import DEFAULT_EMBEDDER
 from khabar.retrieval.errors import SettingsError
+from khabar.retrieval.stages.rerank.registry import DEFAULT as DEFAULT_RERANKER
+from khabar.retrieval.stages.rerank.registry import names as reranker_names
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
@@ -43,6 +45,8 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(600, ge=50)
     chunk_overlap: int = Field(0, ge=0)
     search_mode: str = "hybrid"
+    # The rerank stage: which reranker orders the passages and scores answer sentences.
+    reranker: str = DEFAULT_RERANKER
     max_file_bytes: int = Field(20_000_000, ge=1)
     max_question_chars: int = Field(1000, ge=1)
     log_level: str = "WARNING"
@@ -114,6 +118,13 @@ class Settings(BaseSettings):
         choices = SEARCH_MODES if info.field_name == "search_mode" else BACKENDS
         if value not in choices:
             raise ValueError(f"choose from {', '.join(choices)}")
+        return value
+
+    @field_validator("reranker")
+    @classmethod
+    def _reranker(cls, value: str) -> str:
+        if value not in reranker_names():
+            raise ValueError(f"choose from {', '.join(reranker_names())}")
         return value
 
     @field_validator("milvus_uri")

@@ -1,66 +1,95 @@
-"""``Khabar``: one object that wires an index directory, an embedder, the indexer and the
-answer service, so front ends, measuring tools and tests never repeat that wiring.
+"""``Khabar``: the one door every front end, measuring tool and test asks through.
+
+It wires an index (a directory or any ``IndexBackend``), an embedder, the indexer and the
+answer pipeline, and runs a question through the named stages (``stages/``):
+
+    analyse -> retrieve -> rerank -> compose -> generate (with KHABAR_LLM)
 
     engine = Khabar(".khabar/index", seeds="seeds")
     engine.index()
     print(engine.ask("Who signed the treaty?").answer)
 
-Everything is built lazily: constructing a ``Khabar`` loads no model and opens no index.
+It owns the live index generation and switches to a newer one between questions when
+``khabar index`` publishes it, so a running chat or bot needs no restart. Everything is built
+lazily: constructing a ``Khabar`` loads no model and opens no index.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from khabar.embeddings.base import Embedder
 from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
-from khabar.retrieval.answer.compose import AnswerOptions
-from khabar.retrieval.answer.service import AnswerService, ServiceStats
-from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.errors import QuestionError
 from khabar.retrieval.index.backend import Generation, IndexBackend, open_backend
-from khabar.retrieval.index.generations import IndexDir
+from khabar.retrieval.index.generations import IndexDir, LiveIndex
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
 from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
 from khabar.retrieval.ingest.chunking import Chunker
 from khabar.retrieval.ingest.fetch import FetchOptions
 from khabar.retrieval.lexicon import Lexicon
-from khabar.retrieval.search import SearchOptions, SearchResult
+from khabar.retrieval.normalize import asks_something, detect_lang
+from khabar.retrieval.stages.analyse import Analyser
+from khabar.retrieval.stages.compose import Composed, ComposeOptions, compose
+from khabar.retrieval.stages.rerank.base import Ranking, Reranker, RerankOptions
+from khabar.retrieval.stages.rerank.registry import DEFAULT as DEFAULT_RERANKER
+from khabar.retrieval.stages.rerank.registry import get_reranker
+from khabar.retrieval.stages.retrieve import Retrieved, RetrieveOptions, retrieve
+from khabar.retrieval.strings import say
+from khabar.retrieval.types import Answer, Query
 
 if TYPE_CHECKING:
-    from khabar.retrieval.answer.llm import LLM, LLMConfig
     from khabar.retrieval.intake import Intake
+    from khabar.retrieval.stages.llm import LLM, LLMConfig
 
 
-class EngineSettings(Protocol):
-    """What ``Khabar.from_settings`` reads; ``khabar.bot.settings.Settings`` provides it."""
+# The engine's defaults, written once: ``khabar.bot.settings.Settings`` takes them from here.
+DEFAULT_TOP_K = 5
+DEFAULT_MAX_FILE_BYTES = 20_000_000
+DEFAULT_MAX_QUESTION_CHARS = 1000
 
-    seeds_dir: Path
-    index_dir: Path
-    backend: str
-    milvus_uri: str
-    milvus_token: str
-    milvus_prefix: str
-    milvus_index: str
-    embedder: str
-    top_k: int
-    chunk_chars: int
-    chunk_overlap: int
-    search_mode: str
-    max_file_bytes: int
-    max_question_chars: int
-    llm: str
-    llm_base_url: str
-    llm_api_key: str
-    llm_timeout: float
-    llm_max_tokens: int
-    llm_verify: bool
-    fetch_timeout: float
-    max_page_bytes: int
-    fetch_allow_private: bool
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How a question is answered: each stage's options, and the reranker chosen by name."""
+
+    retrieve: RetrieveOptions = field(default_factory=RetrieveOptions)
+    rerank: RerankOptions = field(default_factory=RerankOptions)
+    compose: ComposeOptions = field(default_factory=ComposeOptions)
+    reranker: str = DEFAULT_RERANKER
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """One question's way through the stages, for ``ask`` and for anyone asking why."""
+
+    query: Query
+    retrieved: Retrieved
+    ranking: Ranking
+    composed: Composed
+    condense_ms: float
+    started: float
+    timings_ms: dict[str, float]
+
+
+@dataclass
+class Stats:
+    """Questions answered by this process and their latencies (the last 1,000)."""
+
+    questions: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def p50(self) -> float | None:
+        return float(np.percentile(self.latencies_ms, 50)) if self.latencies_ms else None
 
 
 class Khabar:
@@ -68,14 +97,14 @@ class Khabar:
     ``IndexBackend`` such as a Milvus deployment), answers out."""
 
     def __init__(self, index: Path | str | IndexBackend, *, seeds: Path | str = "seeds",
-                 embedder: str | Embedder = DEFAULT_EMBEDDER, top_k: int = 5,
-                 chunk_chars: int = 600, chunk_overlap: int = 0,
-                 search_options: SearchOptions | None = None,
-                 answer_options: AnswerOptions | None = None,
-                 max_file_bytes: int = 20_000_000, max_question_chars: int = 1000,
+                 embedder: str | Embedder = DEFAULT_EMBEDDER, top_k: int = DEFAULT_TOP_K,
+                 chunker: Chunker | None = None, options: Options | None = None,
+                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                 max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS,
                  llm: LLMConfig | LLM | None = None,
                  fetch_options: FetchOptions | None = None,
-                 state_dir: Path | str | None = None) -> None:
+                 state_dir: Path | str | None = None,
+                 clock: Callable[[], date] = date.today) -> None:
         self.index_dir = index if isinstance(index, IndexBackend) else IndexDir(Path(index))
         # This machine's own files beside the index (the intake ledger): the index directory
         # for the local backend; an index in Milvus has none, so KHABAR_INDEX_DIR names it
@@ -86,33 +115,40 @@ class Khabar:
         self.state_dir = Path(state_dir)
         self.seeds = Path(seeds)
         self.embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
-        self.chunker = Chunker(chunk_chars, chunk_overlap)
+        self.chunker = chunker or Chunker()
         self.top_k = top_k
-        self.search_options = search_options or SearchOptions()
-        self.answer_options = answer_options or AnswerOptions()
+        self.options = options or Options()
         self.max_file_bytes = max_file_bytes
         self.max_question_chars = max_question_chars
         # A chat model for generated answers, or its settings (built on first use, so commands
         # that answer nothing never load LangChain's chat models).
         self._llm = llm
         self.fetch_options = fetch_options or FetchOptions()
+        # "yesterday", "last June", "this year" in a question are read against this day.
+        self.clock = clock
+        self.stats = Stats()
+        self._stats_lock = threading.Lock()
+        # One SQLite connection per generation is shared by the bot's worker threads; reads are
+        # a few milliseconds, so serialising them costs nothing while embedding runs in parallel.
+        self._read_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: EngineSettings, *,
-                      search_options: SearchOptions | None = None,
-                      answer_options: AnswerOptions | None = None) -> Khabar:
+    def from_settings(cls, settings: Any, *, options: Options | None = None) -> Khabar:
+        """The engine a ``khabar.bot.settings.Settings`` describes (``options`` replace the
+        stage options it implies, for eval's ablations)."""
         llm = None
         if settings.llm:
-            from khabar.retrieval.answer.llm import LLMConfig
+            from khabar.retrieval.stages.llm import LLMConfig
 
             llm = LLMConfig(settings.llm, settings.llm_base_url, settings.llm_api_key,
                             settings.llm_timeout, settings.llm_max_tokens,
                             settings.llm_verify)
+        options = options or Options(retrieve=RetrieveOptions(mode=settings.search_mode),
+                                     reranker=settings.reranker)
         return cls(open_backend(settings), seeds=settings.seeds_dir, embedder=settings.embedder,
-                   top_k=settings.top_k, chunk_chars=settings.chunk_chars,
-                   chunk_overlap=settings.chunk_overlap,
-                   search_options=search_options or SearchOptions(mode=settings.search_mode),
-                   answer_options=answer_options, max_file_bytes=settings.max_file_bytes,
+                   top_k=settings.top_k,
+                   chunker=Chunker(settings.chunk_chars, settings.chunk_overlap),
+                   options=options, max_file_bytes=settings.max_file_bytes,
                    max_question_chars=settings.max_question_chars, llm=llm,
                    fetch_options=FetchOptions(timeout=settings.fetch_timeout,
                                               max_bytes=settings.max_page_bytes,
@@ -125,7 +161,7 @@ class Khabar:
         ``LLMSetupError`` when it cannot be built (a bad spec, the extra not installed)."""
         if self._llm is None:
             return None
-        from khabar.retrieval.answer.llm import LLM, LLMConfig
+        from khabar.retrieval.stages.llm import LLM, LLMConfig
 
         if isinstance(self._llm, LLMConfig):
             return LLM.from_config(self._llm)
@@ -143,12 +179,21 @@ class Khabar:
                        max_file_bytes=self.max_file_bytes, lexicon=self.lexicon)
 
     @cached_property
-    def service(self) -> AnswerService:
-        return AnswerService(self.index_dir, self.embedder, k=self.top_k,
-                             search_options=self.search_options,
-                             answer_options=self.answer_options,
-                             max_question_chars=self.max_question_chars,
-                             llm=self.llm, lexicon=self.lexicon)
+    def live(self) -> LiveIndex:
+        """The live generation, switched between questions when a newer one is published."""
+        return LiveIndex(self.index_dir, self.embedder.spec)
+
+    @cached_property
+    def analyser(self) -> Analyser:
+        retrieve_options = self.options.retrieve
+        return Analyser(self.embedder, lexicon=self.lexicon,
+                        read_unknown=retrieve_options.lexicon and retrieve_options.transliterate,
+                        llm=self.llm, max_question_chars=self.max_question_chars,
+                        clock=lambda: self.clock())
+
+    @cached_property
+    def reranker(self) -> Reranker:
+        return get_reranker(self.options.reranker, self.options.rerank)
 
     @cached_property
     def intake(self) -> Intake:
@@ -173,52 +218,111 @@ class Khabar:
 
         watch(self.indexer, self.seeds, on_report, stop)
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[str] = (), *,
-            on_text: Callable[[str], None] | None = None) -> Answer:
-        """Answer ``question``; ``history`` holds the conversation's earlier questions;
-        ``on_text`` receives a generated answer as it is written (see ``AnswerService.ask``)."""
-        return self.service.ask(question, k, history, on_text=on_text)
-
     def validate(self, question: str) -> str:
         """The question stripped, or ``QuestionError`` naming the check it fails, so a front
         end can refuse it in the user's language before showing any progress."""
-        return self.service.validate(question)
+        q = question.strip()
+        if not q:
+            raise QuestionError("empty", "the question is empty")
+        if len(q) > self.max_question_chars:
+            raise QuestionError(
+                "too_long",
+                f"the question is {len(q):,} characters long; the limit is "
+                f"{self.max_question_chars:,} (KHABAR_MAX_QUESTION_CHARS). Ask something shorter.",
+                length=len(q), limit=self.max_question_chars,
+            )
+        return q
 
-    def search(self, question: str, k: int | None = None) -> SearchResult:
-        """The passages a question retrieves, with their articles (the LangChain retriever's
-        view: no answer is composed)."""
-        return self.service.search(self.service.query(question), k)
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = (), *,
+            on_text: Callable[[str], None] | None = None) -> Answer:
+        """Answer ``question``; ``history`` holds the conversation's earlier questions (oldest
+        first); ``on_text`` receives a generated answer as it is written, before it is
+        checked."""
+        q = self.validate(question)
+        self.generation()  # a missing or incompatible index fails before the embedding
+        if not asks_something(q):
+            return Answer(q, False, say("nothing_to_ask", detect_lang(q)), (),
+                          {"embed": 0.0, "search": 0.0, "answer": 0.0, "total": 0.0})
+        trace = self.trace(q, history, k)
+        answer = Answer(q, trace.composed.found, trace.composed.answer,
+                        trace.composed.citations, trace.timings_ms, standalone=trace.query.text)
+        if self.llm is not None:
+            from khabar.retrieval.stages.generate import generate
+
+            answer = generate(self.llm, answer, trace.query, trace.composed, trace.started,
+                              trace.condense_ms, on_text)
+        with self._stats_lock:
+            self.stats.questions += 1
+            self.stats.latencies_ms.append(answer.timings_ms["total"])
+            del self.stats.latencies_ms[:-1000]
+        return answer
+
+    def trace(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Trace:
+        """What each stage made of ``question`` (validated, not empty of content): the
+        ``Query``, the retrieved candidates, their ranking and the composed answer, with the
+        time each took. ``ask`` is this plus the optional generate stage."""
+        started = time.perf_counter()
+        with self.live.use() as generation:
+            analysis = self.analyser.analyse(question, history, self._vocabulary(generation))
+            query = analysis.query
+            analysed = time.perf_counter()
+            retrieved, ranking = self._rank(generation, query, k or self.top_k)
+        ranked = time.perf_counter()
+        composed = compose(query, retrieved, ranking, self.options.compose)
+        done = time.perf_counter()
+        timings = {
+            "embed": (analysed - started) * 1000,
+            "search": (ranked - analysed) * 1000,
+            "answer": (done - ranked) * 1000,
+            "total": (done - started) * 1000,
+        }
+        return Trace(query, retrieved, ranking, composed, analysis.condense_ms, started, timings)
+
+    def _rank(self, generation: Generation, query: Query, k: int) -> tuple[Retrieved, Ranking]:
+        with self._read_lock:
+            retrieved = retrieve(generation, query, max(k, self.reranker.depth),
+                                 self.options.retrieve)
+        return retrieved, self.reranker.rerank(query, retrieved, k)
+
+    def _vocabulary(self, generation: Generation) -> Callable[[list[str]], dict[str, int]]:
+        """The live generation's document frequencies of terms, read under the read lock."""
+
+        def vocabulary(terms: list[str]) -> dict[str, int]:
+            with self._read_lock:
+                return generation.store.document_frequencies(terms)
+
+        return vocabulary
 
     def documents(self) -> list[DocMeta]:
         """Every indexed article's metadata, by path."""
-        return self.service.documents()
+        with self.live.use() as generation, self._read_lock:
+            return generation.store.documents()
 
     def passage(self, passage_id: int) -> StoredPassage | None:
         """One passage with its article, or None once a newer index no longer has it."""
-        return self.service.passage(passage_id)
+        with self.live.use() as generation, self._read_lock:
+            return generation.store.passages([passage_id]).get(passage_id)
 
     def article(self, path: str) -> StoredArticle | None:
         """One article's stored text (citation offsets index it) with its passages' spans."""
-        return self.service.article(path)
+        with self.live.use() as generation, self._read_lock:
+            return generation.store.article(path)
 
     def passage_counts(self) -> dict[str, int]:
         """Passages per indexed article, by path."""
-        return self.service.passage_counts()
-
-    @property
-    def stats(self) -> ServiceStats:
-        """Questions answered by this process and their latencies."""
-        return self.service.stats
+        with self.live.use() as generation, self._read_lock:
+            return generation.store.passage_counts()
 
     def generation(self) -> Generation:
-        """The live generation; raises with the fix when there is no usable index."""
-        return self.service.generation()
+        """The live generation, reopened if a newer one was published since the last call;
+        raises with the fix when there is no usable index."""
+        return self.live.current()
 
     def close(self) -> None:
         """Close the open generation and the backend's connections (another process may
         then open a Milvus Lite file, which serves one process at a time)."""
-        if "service" in self.__dict__:
-            self.service.live.close()
+        if "live" in self.__dict__:
+            self.live.close()
         if "lexicon" in self.__dict__:
             self.lexicon.close()
         self.index_dir.close()

@@ -18,7 +18,6 @@ import hashlib
 import logging
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,8 +42,6 @@ NEIGHBOURS = 2
 # Neighbours looked at to find them: the lexicon may hold terms the live generation lacks (an
 # indexing run killed before publishing, articles removed since), which are passed over.
 CANDIDATES = 8
-# Question words whose vectors are kept in memory, so a running bot embeds each word once.
-_WORD_CACHE = 4096
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (term TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
@@ -68,7 +65,6 @@ class Lexicon:
         self._terms: list[str] = []
         self._matrix = np.zeros((0, embedder.dim), dtype=np.float32)
         self._loaded = -1
-        self._words: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _writer(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,16 +101,23 @@ class Lexicon:
         finally:
             db.close()
 
-    def nearest(self, words: Sequence[str], k: int) -> dict[str, list[str]]:
+    def nearest(self, words: Sequence[str], k: int,
+                vectors: np.ndarray | None = None) -> dict[str, list[str]]:
         """Each of ``words`` (question terms the corpus does not hold) with its ``k`` nearest
-        terms of the lexicon, nearest first; words that cannot be looked up are left out."""
-        asked = [w for w in dict.fromkeys(words) if worth_a_vector(w)]
-        if not asked:
+        terms of the lexicon, nearest first; words that cannot be looked up are left out.
+        ``vectors`` (one query-side row per word) spare the embedding when the caller has
+        them: the analyse stage embeds a question and its unknown words in one call."""
+        rows = {w: i for i, w in enumerate(words) if worth_a_vector(w)}
+        if not rows:
             return {}
         terms, matrix = self._corpus()
         if not terms:
             return {}
-        scores = self._word_vectors(asked) @ matrix.T
+        asked = list(rows)
+        if vectors is None:
+            vectors = self.embedder.embed(asked, query=True)
+            rows = {w: i for i, w in enumerate(asked)}
+        scores = vectors[[rows[w] for w in asked]] @ matrix.T
         k = min(k, len(terms))
         best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         return {w: [terms[j] for j in sorted(best[i], key=lambda j: -scores[i, j])]
@@ -144,19 +147,6 @@ class Lexicon:
                 self._reader = None
                 return [], self._matrix
             return self._terms, self._matrix
-
-    def _word_vectors(self, words: list[str]) -> np.ndarray:
-        with self._lock:
-            known = {w: self._words[w] for w in words if w in self._words}
-        missing = [w for w in words if w not in known]
-        if missing:
-            fresh = self.embedder.embed(missing, query=True)
-            known.update(zip(missing, fresh, strict=True))
-            with self._lock:
-                self._words.update(zip(missing, fresh, strict=True))
-                while len(self._words) > _WORD_CACHE:
-                    self._words.popitem(last=False)
-        return np.vstack([known[w] for w in words])
 
     def close(self) -> None:
         with self._lock:

@@ -21,10 +21,10 @@ class KhabarRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        result = self.engine.search(query, self.k)
+        trace = self.engine.trace(self.engine.validate(query), k=self.k)
         docs = []
-        for h in result.hits:
-            meta = result.passages[h.passage_id].doc
+        for h in trace.ranking.hits:
+            meta = trace.retrieved.passages[h.passage_id].doc
             docs.append(Document(page_content=h.text, metadata={
                 "doc": h.doc, "title": meta.title, "outlet": meta.outlet, "date": meta.date,
                 "url": meta.url, "start": h.start, "end": h.end, "score": h.score,

@@ -1,13 +1,16 @@
-"""The records the retrieval stages speak: parsing -> chunking -> store -> search.
+"""The records every stage speaks, in one place: parsing -> chunking -> store -> analyse ->
+retrieve -> rerank -> compose -> generate, and the ``Answer`` every front end renders.
 
 They are frozen so that a stage can never mutate what an earlier stage handed it, and small so
-that they cross process and JSON boundaries without ceremony.
+that they cross process and JSON boundaries without ceremony. ``Answer.to_json`` is the public
+JSON contract (``khabar ask --json``, ``ask -``, the HTTP API): fields may be added, none
+removed or renamed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -77,13 +80,36 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """A passage competing for an answer, with its named scores: ``dense`` its cosine to the
+    question, ``lexical`` its BM25 relative to the best candidate's, and ``score`` its rank
+    score so far (fused, then moved by the time asked and by the rerank stage)."""
+
+    passage_id: int
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSentence:
+    """A sentence of a top passage as an answer candidate, scored by the rerank stage."""
+
+    passage_id: int
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
     """A question as the search and answer stages see it, analysed once.
 
     ``text`` is what is searched; ``vector`` its query embedding, ``tokens`` its normalised
     terms, ``script`` and ``lang`` what lexical trust and the reply language depend on;
     ``period`` the time it asks about, which ranking prefers; ``read_as`` the corpus terms
-    that its words the corpus never uses are read as (``retrieval.lexicon``).
+    that its words the corpus never uses are read as (``retrieval.lexicon``). The analyse
+    stage (``stages/analyse.py``) builds it.
     """
 
     text: str
@@ -93,6 +119,10 @@ class Query:
     lang: str
     period: Period | None = None
     read_as: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # What kind of answer it asks for: a date ("when", "متى", "کی"), or any number or date
+    # ("how many", "كم", "چند"), which the sentences that state one are preferred for.
+    wants_date: bool = False
+    wants_quantity: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +135,87 @@ class Sentence:
     end: int
     norm: str
     vector: np.ndarray
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Another article carrying a cited passage's story (the same wire copy elsewhere)."""
+
+    doc: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered source shown under an answer; ``snippet == file_text[start:end]``."""
+
+    n: int
+    doc: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+    url: str | None
+    snippet: str
+    start: int
+    end: int
+    score: float
+    passage_id: int = field(default=0, compare=False)
+    # The same story in other articles (outlets republishing one agency's copy).
+    also_in: tuple[Source, ...] = ()
+    # The page of a paged document (a PDF) the snippet starts on; None for other documents.
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """A generated sentence that failed a claim check, and which check it failed."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What every front end renders."""
+
+    question: str
+    found: bool
+    answer: str
+    citations: tuple[Citation, ...]
+    timings_ms: dict[str, float]
+    # The question as understood in its conversation: what was searched. Empty = the question.
+    standalone: str = ""
+    # "llm" when the answer was generated (and checked), "extractive" otherwise.
+    mode: str = "extractive"
+    removed: tuple[Removed, ...] = ()
+    # Why a configured model's answer is not the one shown (the extractive one is instead).
+    fallback: str | None = None
+
+    def by_article(self) -> list[tuple[Citation, ...]]:
+        """The citations grouped by article, in order of first citation: front ends show each
+        article's title, outlet and date once, with its snippets (and their ``[n]``) under it."""
+        groups: dict[str, list[Citation]] = {}
+        for c in self.citations:
+            groups.setdefault(c.doc, []).append(c)
+        return [tuple(g) for g in groups.values()]
+
+    def to_json(self) -> dict:
+        citations = []
+        for c in self.citations:
+            d = asdict(c)
+            d.pop("passage_id")
+            d["score"] = round(d["score"], 4)
+            d["also_in"] = [asdict(source) for source in c.also_in]
+            citations.append(d)
+        return {
+            "question": self.question,
+            "standalone": self.standalone or self.question,
+            "found": self.found,
+            "answer": self.answer,
+            "citations": citations,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+            "removed": [{"text": r.text, "reason": r.reason} for r in self.removed],
+            "fallback": self.fallback,
+        }

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from khabar.retrieval.answer.llm import VERIFY_SYSTEM
+from khabar.retrieval.stages.llm import VERIFY_SYSTEM
 
 MODEL = "fake-model"
 

@@ -4,10 +4,10 @@ dates relative to the article's own ("الثلاثاء", "yesterday") as often a
 import numpy as np
 import pytest
 
-from khabar.retrieval.answer.compose import _states_quantity
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.index.store import DocMeta, StoredPassage
 from khabar.retrieval.normalize import normalize, tokens
+from khabar.retrieval.stages.rerank.best_sentence import states_quantity
 from khabar.retrieval.types import Sentence
 
 
@@ -23,7 +23,7 @@ def _sentence(text: str, published: str | None = "2024-06-19") -> tuple[Sentence
     "The port was closed for 3 days.",
 ])
 def test_numbers_count_in_any_digits(text):
-    assert _states_quantity(*_sentence(text), wants_date=False)
+    assert states_quantity(*_sentence(text), wants_date=False)
 
 
 @pytest.mark.parametrize("text", [
@@ -32,7 +32,7 @@ def test_numbers_count_in_any_digits(text):
     "وصل بوتين إلى كوريا الشمالية الثلاثاء في زيارة رسمية.",
 ])
 def test_no_number_no_bonus_for_a_how_many_question(text):
-    assert not _states_quantity(*_sentence(text), wants_date=False)
+    assert not states_quantity(*_sentence(text), wants_date=False)
 
 
 @pytest.mark.parametrize("text", [
@@ -41,11 +41,11 @@ def test_no_number_no_bonus_for_a_how_many_question(text):
     "پوتین دیروز به پیونگ یانگ رسید.",
 ])
 def test_a_relative_date_answers_a_when_question(text):
-    assert _states_quantity(*_sentence(text), wants_date=True)
+    assert states_quantity(*_sentence(text), wants_date=True)
 
 
 def test_a_relative_date_needs_the_articles_date():
-    assert not _states_quantity(*_sentence("The minister arrived yesterday.", None),
+    assert not states_quantity(*_sentence("The minister arrived yesterday.", None),
                                 wants_date=True)
 
 

@@ -93,7 +93,7 @@ def test_changes_are_incremental_and_searchable(engine):
     report = engine.index()
     assert (report.added, report.updated, report.removed, report.unchanged) == (1, 1, 1, 1)
     assert report.embedded_passages == 2
-    assert [d.path for d in engine.service.documents()] == ["2024/d.txt", "a.txt", "c.txt"]
+    assert [d.path for d in engine.documents()] == ["2024/d.txt", "a.txt", "c.txt"]
     passages = visible_passages(engine)
     assert {p[0] for p in passages} == {"2024/d.txt", "a.txt", "c.txt"}
     answer = engine.ask("How many ships waited at the harbour?")
@@ -209,7 +209,7 @@ def test_milvus_gives_the_local_answers_and_lexical_scores(small_corpus, tmp_pat
         assert local == milvus
         gens = [e.generation() for e in engines]
         for q in ["council roads Monday", "الطريق رقم", "ships Alexandria", "town 3 roads 10"]:
-            lex = [dict(g.store.lexical(engines[0].service.query(q).tokens, 10)) for g in gens]
+            lex = [dict(g.store.lexical(engines[0].trace(q).query.tokens, 10)) for g in gens]
             assert lex[0].keys() == lex[1].keys()
             for pid, score in lex[0].items():
                 assert lex[1][pid] == pytest.approx(score, rel=1e-6)
@@ -260,7 +260,7 @@ def test_targeted_runs_and_problems_kept_with_the_file(engine):
     assert engine.index(only=["mixed.jsonl"]).skipped[0].reason == "not a JSON object but a list"
     (engine.seeds / "new.txt").unlink()
     assert engine.index(only=["new.txt"]).removed == 1
-    counts = engine.service.passage_counts()
+    counts = engine.passage_counts()
     assert "new.txt" not in counts and counts["mixed.jsonl#1"] == 1
 
 

@@ -117,7 +117,7 @@ def test_help_does_not_load_heavy_modules():
 
 def test_compact_answer_tells_passages_of_one_article_apart():
     from khabar.bot.render import answer_text
-    from khabar.retrieval.answer.types import Answer, Citation
+    from khabar.retrieval.types import Answer, Citation
 
     long = "word " * 60
     cites = tuple(
@@ -135,10 +135,10 @@ def test_a_bug_keeps_its_traceback_and_a_user_error_does_not(seeds_index, tmp_pa
     """Only ``KhabarError`` becomes a one-line message; any other exception is a bug."""
     code = ("import sys\n"
             "from khabar.bot.cli import main\n"
-            "from khabar.retrieval.answer import service\n"
+            "from khabar.retrieval import engine\n"
             "def broken(self, question, k=None, history=(), on_text=None):\n"
             "    raise ValueError('a bug in the answer stage')\n"
-            "service.AnswerService.ask = broken\n"
+            "engine.Khabar.ask = broken\n"
             "main(sys.argv[1:])\n")
     args = [sys.executable, "-c", code, "ask", "anything", "--index", str(seeds_index)]
     bug = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=120)

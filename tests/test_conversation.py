@@ -15,8 +15,8 @@ from test_telegram import check_html, running_bot
 from khabar.bot.cli import main
 from khabar.bot.render import answer_text
 from khabar.bot.telegram.format import answer_blocks
-from khabar.retrieval.answer.conversation import leans_on_context, read
-from khabar.retrieval.answer.types import Answer, Citation
+from khabar.retrieval.stages.conversation import leans_on_context, read
+from khabar.retrieval.types import Answer, Citation
 
 # A corpus vocabulary for the pure-logic cases: the names the articles use.
 _KNOWN = {"بيسكوف", "peskov", "سبوتنيك"}

@@ -3,7 +3,6 @@ from dataclasses import replace
 
 import pytest
 
-from khabar.retrieval.answer.types import Answer, Citation
 from khabar.retrieval.measure.evaluate import (
     EvalSetError,
     Question,
@@ -12,6 +11,7 @@ from khabar.retrieval.measure.evaluate import (
     question_files,
     table,
 )
+from khabar.retrieval.types import Answer, Citation
 
 
 class _Scripted:
@@ -122,7 +122,7 @@ def test_eval_command_end_to_end(tmp_path, embedder):
 
 
 def test_generated_answers_are_tallied(embedder):
-    from khabar.retrieval.answer.types import Removed
+    from khabar.retrieval.types import Removed
 
     base = _answer("q1", True, "Rome is the capital [1]. It has 3 million people [2].",
                    ["a.txt", "b.txt"], ["Rome is the capital of Italy", "Milan has 3 million"])

@@ -104,10 +104,10 @@ def test_a_token_telegram_rejects_is_one_line_and_never_printed(seeds_index):
 
 def test_a_library_traceback_never_prints_the_token(seeds_index):
     code = ("import sys\nfrom khabar.bot.cli import main\n"
-            "from khabar.retrieval.answer import service\n"
+            "from khabar.retrieval import engine\n"
             "def leak(self, *args, **kwargs):\n"
             f"    raise RuntimeError('request to /bot{TOKEN}/getMe failed')\n"
-            "service.AnswerService.ask = leak\nmain(sys.argv[1:])\n")
+            "engine.Khabar.ask = leak\nmain(sys.argv[1:])\n")
     result = subprocess.run([sys.executable, "-c", code, "ask", "who?", "--index",
                              str(seeds_index)], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN})
@@ -165,7 +165,7 @@ def test_an_indexed_file_that_turns_bad_keeps_its_previous_version(tmp_path, fak
     (seeds / "c.txt").symlink_to(seeds / "c-moved-away.txt")
     report = engine.index()
     assert [(s.path, s.reason) for s in report.skipped] == [("c.txt", "broken symbolic link")]
-    assert report.removed == 0 and "c.txt" in {d.path for d in engine.service.documents()}
+    assert report.removed == 0 and "c.txt" in {d.path for d in engine.documents()}
 
 
 def test_a_file_that_vanishes_while_indexing_is_reported(tmp_path, fake_embedder):
@@ -445,7 +445,7 @@ def test_soak_generations_switch_under_load_with_flat_files_and_memory(tmp_path,
             t.join(timeout=60)
     assert not errors, errors
     assert switches >= 8 and all(n > 0 for n in answered)
-    assert engine.service.generation().name == engine.index_dir.current_name()
+    assert engine.generation().name == engine.index_dir.current_name()
     assert fds_after - fds_before <= 6, (fds_before, fds_after)
     assert rss_after - rss_before < 100_000, (rss_before, rss_after)  # kB
 

@@ -117,7 +117,7 @@ def test_all_formats_and_encodings_are_indexed_and_cited(tmp_path, embedder):
         ("exports/feed.jsonl#2", True)]
     assert report.added == 8 and report.documents == 9
 
-    service = engine.service
+    service = engine
     cases = {
         "How long was the Zayandeh Rud dry?": ("drought.md", "four months"),
         "How many stations does the new Mashhad metro line have?": ("metro.html", "twenty-two"),

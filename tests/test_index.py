@@ -13,7 +13,7 @@ from khabar.retrieval.index.backend import (
     IndexNotFoundError,
 )
 from khabar.retrieval.index.generations import IndexDir
-from khabar.retrieval.ingest.chunking import READING_RULES
+from khabar.retrieval.ingest.chunking import READING_RULES, Chunker
 
 # Indexing logic does not depend on what the vectors mean: these tests use the fast,
 # deterministic fake embedder.
@@ -168,14 +168,15 @@ def test_passage_settings_rebuild_everything_and_nothing_else_does(corpus, embed
     seeds, index_dir, _ = corpus
     same = Khabar(index_dir.root, seeds=seeds, embedder=embedder).index()
     assert same.embedded_passages == 0 and same.unchanged == 3
-    changed = Khabar(index_dir.root, seeds=seeds, embedder=embedder, **setting).index()
+    chunker = Chunker(setting.get("chunk_chars", 600), setting.get("chunk_overlap", 0))
+    changed = Khabar(index_dir.root, seeds=seeds, embedder=embedder, chunker=chunker).index()
     assert changed.added == 3 and changed.embedded_passages == changed.passages > 0
     manifest = json.loads((index_dir.root / index_dir.current_name() / "manifest.json")
                           .read_text(encoding="utf-8"))
     assert manifest["chunking"] == {"chars": setting.get("chunk_chars", 600),
                                     "overlap": setting.get("chunk_overlap", 0),
                                     "rules": READING_RULES}
-    again = Khabar(index_dir.root, seeds=seeds, embedder=embedder, **setting).index()
+    again = Khabar(index_dir.root, seeds=seeds, embedder=embedder, chunker=chunker).index()
     assert again.embedded_passages == 0
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from conftest import ROOT, SEEDS
 
-from khabar.retrieval.engine import Khabar
+from khabar.retrieval.engine import Khabar, Options
 from khabar.retrieval.normalize import contains
-from khabar.retrieval.search import SearchOptions
+from khabar.retrieval.stages.retrieve import RetrieveOptions
 
 QUESTIONS = ROOT / "eval" / "conv" / "seeds-questions.jsonl"
 
@@ -28,7 +28,7 @@ def test_centring_on_article_languages_answers_across_languages(seeds_index: Pat
     questions = _cross_language()
     assert len(questions) >= 30
     centred = _answered(Khabar(seeds_index, seeds=SEEDS, embedder=embedder), questions)
-    plain = _answered(Khabar(seeds_index, seeds=SEEDS, embedder=embedder,
-                             search_options=SearchOptions(center_languages=False)), questions)
+    plain = _answered(Khabar(seeds_index, seeds=SEEDS, embedder=embedder, options=Options(
+        retrieve=RetrieveOptions(center_languages=False))), questions)
     assert centred / len(questions) >= 0.45, (centred, plain)
     assert centred >= plain + 4, (centred, plain)  # docs/quality.md has the rows

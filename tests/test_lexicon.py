@@ -61,16 +61,16 @@ def test_indexing_fills_the_lexicon_and_questions_use_it(tmp_path: Path, embedde
     report = engine.index()
     assert report.words > 0 and "new words for cross-language lookups" in report.summary()
     assert engine.index().words == 0  # nothing new to embed
-    query = engine.service.query("When will the airport reopen after the earthquake in Cairo?")
+    query = engine.trace("When will the airport reopen after the earthquake in Cairo?").query
     assert "مطار" in query.read_as["airport"]
     assert "cairo" not in query.read_as  # a name: spelled across scripts by translit instead
-    assert "مطار" not in engine.service.query("متى يفتح المطار؟").read_as  # the corpus has it
+    assert "مطار" not in engine.trace("متى يفتح المطار؟").query.read_as  # the corpus has it
     # A vector the live index has no use for (a run killed before publishing wrote it) is
     # passed over: what a question is read as depends on the live index alone.
     (ghost,) = tokens("طائرة")
     engine.lexicon.add([ghost])
     assert ghost in engine.lexicon.nearest(["aircraft"], 3)["aircraft"]
-    assert ghost not in engine.service.query("Did the aircraft land?").read_as["aircraft"]
+    assert ghost not in engine.trace("Did the aircraft land?").query.read_as["aircraft"]
 
 
 def test_a_folder_name_with_uri_characters_is_read(tmp_path: Path, embedder):

@@ -72,7 +72,7 @@ def test_serving_switches_generations_mid_stream(tmp_path: Path, embedder):
     write_articles(seeds, SMALL_CORPUS)
     engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder)
     engine.index()
-    service = engine.service
+    service = engine
     errors: list[BaseException] = []
     generations: set[str] = set()
     stop = threading.Event()

@@ -23,9 +23,10 @@ from langchain_core.messages import AIMessage
 
 from khabar.bot.chat import CHECKED, ChatSession
 from khabar.bot.cli import main
-from khabar.retrieval.answer import checks
-from khabar.retrieval.answer.compose import NOT_FOUND
-from khabar.retrieval.answer.llm import (
+from khabar.retrieval.engine import Khabar
+from khabar.retrieval.errors import SettingsError
+from khabar.retrieval.stages import checks
+from khabar.retrieval.stages.llm import (
     LLM,
     NO_ANSWER,
     LLMConfig,
@@ -35,9 +36,8 @@ from khabar.retrieval.answer.llm import (
     probe,
     says_no,
 )
-from khabar.retrieval.answer.types import Citation
-from khabar.retrieval.engine import Khabar
-from khabar.retrieval.errors import SettingsError
+from khabar.retrieval.strings import say
+from khabar.retrieval.types import Citation
 
 PUTIN = Citation(1, "a.txt", "بوتين في بيونغ يانغ", "سبوتنيك", "2024-06-19", None,
                  "زار الرئيس الروسي فلاديمير بوتين بيونغ يانغ يوم 19 يونيو والتقى كيم جونغ أون. "
@@ -79,7 +79,7 @@ def _wire(fake: FakeLLM, provider: str = "openai", timeout: float = 5, max_token
 
 
 def _sources() -> list[str]:
-    from khabar.retrieval.answer.llm import source_text
+    from khabar.retrieval.stages.llm import source_text
 
     return [source_text(c) for c in SOURCES]
 
@@ -215,7 +215,7 @@ def test_chat_streams_the_draft_then_prints_the_checked_answer(seeds_index, embe
                     llm=LLM(FakeListChatModel(responses=[draft]), name="fake", timeout=10,
                             verify=False))
     shown: list[str] = []
-    session = ChatSession(engine.service, stream=shown.append)
+    session = ChatSession(engine, stream=shown.append)
     reply = session.handle("من هو السكرتير الصحفي للرئيس الروسي؟")
     assert "".join(shown) == draft
     assert reply.startswith(f"\n{CHECKED}\n{draft.split(' He')[0]}")
@@ -275,7 +275,7 @@ def test_faults_end_in_the_extractive_answer(fake, caplog, provider, streamed, r
                                              requests):
     fake.script(*replies)
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="khabar.retrieval.answer.llm"):
+    with caplog.at_level(logging.WARNING, logger="khabar.retrieval.stages.llm"):
         generated = _wire(fake, provider, timeout=1.5).answer(
             "q", "en", SOURCES, (lambda d: None) if streamed else None)
     assert generated.fallback == reason
@@ -304,7 +304,7 @@ def test_a_no_is_not_found_in_the_question_language_without_an_answer_call(fake,
     fake.script(Reply(GROUNDED), verdict=Reply("No."))
     generated = _wire(fake, provider).answer("كم عدد قتلى زلزال بم؟", "ar", SOURCES + more)
     assert not generated.found and generated.fallback is None
-    assert generated.text == NOT_FOUND["ar"]
+    assert generated.text == say("not_found", "ar")
     assert fake.chats() == []  # the answer itself was never asked for
     (body,) = fake.verifications
     sent = json.dumps(body, ensure_ascii=False)
@@ -339,7 +339,7 @@ def test_the_verification_and_the_answer_share_one_deadline(fake):
 def test_an_in_process_model_is_verified_as_a_configured_one_is():
     model = LLM(FakeListChatModel(responses=["NO", GROUNDED]), name="fake", timeout=10)
     generated = model.answer("q", "en", SOURCES)
-    assert not generated.found and generated.text == NOT_FOUND["en"]
+    assert not generated.found and generated.text == say("not_found", "en")
 
 
 def test_khabar_llm_verify_reaches_the_model(monkeypatch, tmp_path):

@@ -11,8 +11,8 @@ from fake_llm import MODEL, FakeLLM, Reply
 from test_telegram import _run, check_html, running_bot
 
 from khabar.bot.telegram.stream import EDIT_INTERVAL
-from khabar.retrieval.answer.llm import LLMConfig
 from khabar.retrieval.engine import Khabar
+from khabar.retrieval.stages.llm import LLMConfig
 
 KEPT = ("Dmitry Peskov is the press secretary of the Russian president [1]. "
         "Putin accepted Kim Jong Un's invitation [1].")

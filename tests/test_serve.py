@@ -21,7 +21,7 @@ from khabar.bot.ratelimit import RateLimiter
 from khabar.bot.serve.app import is_loopback
 from khabar.bot.serve.markdown import answer_markdown, escape
 from khabar.bot.serve.protocol import AnswerOut
-from khabar.retrieval.answer.types import Answer, Citation
+from khabar.retrieval.types import Answer, Citation
 
 KEY, OTHER_KEY = "test-key-0123456789abcdef", "second-key-fedcba9876543210"
 CONTRACT = {"question", "standalone", "found", "answer", "citations", "timings_ms", "mode",

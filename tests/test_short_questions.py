@@ -1,23 +1,24 @@
 """Short questions ("من هو X؟", "X کیست؟", "Who is X?") score lower cosines against long passages
 than long questions do, so the evidence bar for them was too high: a passage that holds every
-word of the question lowers it (``SearchResult.covered``, ``AnswerOptions.covered_below``)."""
+word of the question lowers it (``Retrieved.covered``, ``ComposeOptions.covered_below``)."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import SEEDS
 
-from khabar.retrieval.answer.compose import AnswerOptions
-from khabar.retrieval.engine import Khabar
+from khabar.retrieval.engine import Khabar, Options
 from khabar.retrieval.normalize import FUSED_QUESTION_WORDS, STOPWORDS, tokens
-from khabar.retrieval.search import SearchResult
+from khabar.retrieval.stages.compose import ComposeOptions
 
 PESKOV = "من هو دميتري بيسكوف؟"
 
 
-def _searched(engine: Khabar, question: str) -> SearchResult:
-    service = engine.service
-    return service.search(service.query(question))
+def _searched(engine: Khabar, question: str) -> SimpleNamespace:
+    trace = engine.trace(question)
+    return SimpleNamespace(covered=trace.retrieved.covered(trace.ranking.hits[0].passage_id),
+                           unseen=trace.retrieved.unseen)
 
 
 @pytest.mark.parametrize("question", [PESKOV, "ما هو فوستوشني؟", "فوستوشني چیست؟"])
@@ -42,7 +43,7 @@ def test_persian_who_and_what_questions_about_names_the_articles_hold(seeds_engi
 
 def test_without_the_lower_bar_the_same_question_was_declined(seeds_index: Path, embedder):
     strict = Khabar(seeds_index, seeds=SEEDS, embedder=embedder,
-                    answer_options=AnswerOptions(covered_below=1.0))
+                    options=Options(compose=ComposeOptions(covered_below=1.0)))
     assert not strict.ask(PESKOV).found
 
 

@@ -116,7 +116,7 @@ def test_only_admins_add_and_bad_documents_lose_nothing(tmp_path, embedder, web)
     _run(scenario())
     # Nothing indexed was lost: the three articles are there, and b.txt is still the one in
     # seeds/ (the upload of the same name went to its own folder).
-    docs = {d.path for d in engine.service.documents()}
+    docs = {d.path for d in engine.documents()}
     assert {"a.txt", "b.txt", "c.txt", "telegram/b.txt"} == docs
     assert not (engine.seeds / "telegram" / "photo.txt").exists()
 

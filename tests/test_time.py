@@ -8,8 +8,9 @@ import pytest
 from conftest import write_articles
 
 from khabar.retrieval.dates import Period, asked_period, mentions, without_newest_words
-from khabar.retrieval.engine import Khabar
-from khabar.retrieval.search import SearchOptions
+from khabar.retrieval.engine import Khabar, Options
+from khabar.retrieval.stages.rerank.base import RerankOptions
+from khabar.retrieval.stages.retrieve import RetrieveOptions
 
 TODAY = date(2025, 1, 15)
 
@@ -80,9 +81,12 @@ def opec(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
 
 
 def _engine(root: Path, embedder, **options) -> Khabar:
+    """``options`` of the retrieve stage, or the reranker's ``sentence_weight``."""
+    rerank = {k: options.pop(k) for k in list(options) if k == "sentence_weight"}
     engine = Khabar(root / "index", seeds=root / "seeds", embedder=embedder,
-                    search_options=SearchOptions(**options) if options else None)
-    engine.service.clock = lambda: TODAY
+                    options=Options(retrieve=RetrieveOptions(**options),
+                                    rerank=RerankOptions(**rerank)))
+    engine.clock = lambda: TODAY
     return engine
 
 

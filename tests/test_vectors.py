@@ -106,7 +106,7 @@ def test_indexer_uses_records_and_updates_the_approximate_index(tmp_path, embedd
     report = engine.index()
     assert report.embedded_passages == 1
     assert index_dir.manifest().vectors_trained_on == len(articles)  # updated, not rebuilt
-    service = engine.service
+    service = engine
     assert service.ask("How many ferries did Hurghada approve?").citations[0].doc == (
         "Hurghada-ferries.txt")
     cited = {c.doc for c in service.ask("Luxor council bridges").citations}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.normalize import detect_lang
+from khabar.retrieval.types import Answer
 
 # Emphasis, code and HTML would change how news text reads; brackets stay literal, so the
 # answer's "[1]" markers read the same in clients that show the Markdown unrendered.

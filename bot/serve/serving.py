@@ -35,8 +35,8 @@ from khabar.bot.serve.protocol import (
     SourceOut,
     SourcesOut,
 )
-from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.engine import Khabar
+from khabar.retrieval.types import Answer
 
 log = logging.getLogger(__name__)
 

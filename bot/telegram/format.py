@@ -14,8 +14,8 @@ import time
 from typing import TYPE_CHECKING
 
 from khabar.bot.render import also_in, notices
-from khabar.retrieval.answer.types import Answer, Citation
 from khabar.retrieval.normalize import script
+from khabar.retrieval.types import Answer, Citation
 
 if TYPE_CHECKING:
     from khabar.retrieval.intake import AddReport, FeedResult

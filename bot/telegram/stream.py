@@ -21,7 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter
 
 from khabar.bot.telegram.format import MAX_MESSAGE, answer_blocks, pack, text
-from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.types import Answer
 
 log = logging.getLogger(__name__)
 EDIT_INTERVAL = 1.0

@@ -17,28 +17,29 @@ from pathlib import Path
 
 import numpy as np
 
-from khabar.retrieval.answer.checks import citations, split_sentences
-from khabar.retrieval.answer.compose import AnswerOptions
-from khabar.retrieval.answer.llm import LLM
-from khabar.retrieval.answer.types import Answer
-from khabar.retrieval.engine import Khabar
+from khabar.retrieval.engine import Khabar, Options
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.store import SCHEMA_VERSION
 from khabar.retrieval.normalize import contains
-from khabar.retrieval.search import SearchOptions
+from khabar.retrieval.stages.checks import citations, split_sentences
+from khabar.retrieval.stages.compose import ComposeOptions
+from khabar.retrieval.stages.llm import LLM
+from khabar.retrieval.stages.rerank.base import RerankOptions
+from khabar.retrieval.stages.retrieve import RetrieveOptions
+from khabar.retrieval.types import Answer
 
-VARIANTS: dict[str, tuple[SearchOptions, AnswerOptions]] = {
-    "hybrid": (SearchOptions(mode="hybrid"), AnswerOptions()),
-    "dense": (SearchOptions(mode="dense"), AnswerOptions()),
-    "lexical": (SearchOptions(mode="lexical"), AnswerOptions()),
-    "hybrid-1sent": (SearchOptions(mode="hybrid"), AnswerOptions(max_sentences=1)),
-    "no-translit": (SearchOptions(mode="hybrid", transliterate=False),
-                    AnswerOptions(transliterate=False)),
-    "no-center": (SearchOptions(mode="hybrid", center_languages=False), AnswerOptions()),
-    "no-dates": (SearchOptions(mode="hybrid", dates=False), AnswerOptions()),
-    "passages-only": (SearchOptions(mode="hybrid", sentence_weight=0.0), AnswerOptions()),
-    "no-lexicon": (SearchOptions(mode="hybrid", lexicon=False), AnswerOptions()),
-    "no-covered": (SearchOptions(mode="hybrid"), AnswerOptions(covered_below=1.0)),
+_R, _S, _C = RetrieveOptions, RerankOptions, ComposeOptions
+VARIANTS: dict[str, Options] = {
+    "hybrid": Options(),
+    "dense": Options(retrieve=_R(mode="dense")),
+    "lexical": Options(retrieve=_R(mode="lexical")),
+    "hybrid-1sent": Options(compose=_C(max_sentences=1)),
+    "no-translit": Options(retrieve=_R(transliterate=False), rerank=_S(transliterate=False)),
+    "no-center": Options(retrieve=_R(center_languages=False)),
+    "no-dates": Options(retrieve=_R(dates=False)),
+    "passages-only": Options(rerank=_S(sentence_weight=0.0)),
+    "no-lexicon": Options(retrieve=_R(lexicon=False)),
+    "no-covered": Options(compose=_C(covered_below=1.0)),
 }
 EVAL_K = 10
 
@@ -47,7 +48,7 @@ class EvalSetError(KhabarError):
     """A question set or variant that cannot be used as given."""
 
 
-def variant(name: str) -> tuple[SearchOptions, AnswerOptions]:
+def variant(name: str) -> Options:
     if name not in VARIANTS:
         raise EvalSetError(f"Invalid variant: {name!r}. Choose from {', '.join(VARIANTS)}.")
     return VARIANTS[name]
@@ -169,7 +170,7 @@ def question_files(set_dir: Path, questions: str | None) -> list[Path]:
 
 
 def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
-                  search_options: SearchOptions, answer_options: AnswerOptions,
+                  options: Options,
                   progress: Callable[[int, int], None] | None = None,
                   llm: LLM | None = None) -> Khabar:
     """``engine``'s embedder and passage settings over the set's corpus, indexed incrementally
@@ -183,11 +184,8 @@ def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
     )
     cached = Khabar(engine.index_dir.sibling(
                         cache_root, f"{set_dir.resolve().name}-{key.hexdigest()[:12]}"),
-                    seeds=corpus, embedder=engine.embedder,
-                    chunk_chars=engine.chunker.max_chars,
-                    chunk_overlap=engine.chunker.overlap_chars,
-                    search_options=search_options,
-                    answer_options=answer_options,
+                    seeds=corpus, embedder=engine.embedder, chunker=engine.chunker,
+                    options=options,
                     max_question_chars=engine.max_question_chars, llm=llm)
     cached.index(progress=progress)
     return cached

@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from khabar.retrieval.answer.checks import check, citations
-from khabar.retrieval.answer.compose import NOT_FOUND
-from khabar.retrieval.answer.types import Citation, Removed
 from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.stages.checks import check, citations
+from khabar.retrieval.strings import say
+from khabar.retrieval.types import Citation, Removed
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -425,7 +425,7 @@ class LLM:
         started = time.perf_counter()
         sources = sources[:MAX_SOURCES]
         removed: tuple[Removed, ...] = ()
-        not_found = NOT_FOUND.get(lang, NOT_FOUND["en"])
+        not_found = say("not_found", lang)
         deadline = time.monotonic() + self.timeout  # one deadline for both calls
         try:
             if self.verify:

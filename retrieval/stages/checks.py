@@ -24,8 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from khabar.retrieval.answer.types import Removed
 from khabar.retrieval.normalize import STOPWORDS, contains, light_stem, normalize
+from khabar.retrieval.types import Removed
 
 # "[1]", "[1, 3]", "[١]", "[1][2]": citation groups, with digits of any of the three systems.
 _CITE = re.compile(r"\[\s*([0-9٠-٩۰-۹]+(?:\s*[,،;]\s*[0-9٠-٩۰-۹]+)*)\s*\]")

@@ -1,4 +1,5 @@
-"""Hybrid passage search: dense (FAISS) and lexical (FTS5 BM25), fused with care.
+"""The retrieve stage: candidates for a question, dense (FAISS) and lexical (FTS5 BM25), fused
+with care, then ranked by the time the question asks about.
 
 Blind rank fusion hurts here: an English question over Arabic articles shares no words with
 them, so BM25 ranks noise, and fusing that noise pulls the right passage down. Lexical evidence
@@ -10,16 +11,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-
-import numpy as np
+from dataclasses import dataclass, replace
 
 from khabar.retrieval.dates import Period
-from khabar.retrieval.index.generations import Generation
-from khabar.retrieval.index.store import PassageRow, Store, StoredPassage
+from khabar.retrieval.index.backend import Generation, StoreReader
+from khabar.retrieval.index.store import PassageRow, StoredPassage
 from khabar.retrieval.normalize import FUSED_QUESTION_WORDS, STOPWORDS
 from khabar.retrieval.translit import FOLD_PREFIX, folds, latin_names, lookup_keys, skeletons
-from khabar.retrieval.types import Hit, Query, Sentence
+from khabar.retrieval.types import Candidate, Hit, Query, Sentence
 
 MODES = ("hybrid", "dense", "lexical")
 _MAX_LEXICAL_TERMS = 12
@@ -32,17 +31,15 @@ _UNKNOWN_NAME_LETTERS = 5
 
 
 @dataclass(frozen=True, slots=True)
-class SearchOptions:
+class RetrieveOptions:
     mode: str = "hybrid"
     candidates: int = 30
     lexical_weight: float = 0.06
-    # The top hits whose sentences are read with them, for the answer stage to choose from.
-    sentence_passages: int = 3
     # Names asked in one script are looked up in the others too (``retrieval.translit``), and
     # a passage's lexical evidence counts across scripts when names or numbers match.
     transliterate: bool = True
     # In a corpus of several languages, a passage is ranked by how far it stands out from the
-    # average passage of its own language, not by its raw cosine (see ``search``).
+    # average passage of its own language, not by its raw cosine (see ``retrieve``).
     center_languages: bool = True
     # A question word the corpus never uses counts, for lexical evidence, as the corpus terms
     # nearest to it in the embedder's space (``Query.read_as``, ``retrieval.lexicon``).
@@ -54,11 +51,6 @@ class SearchOptions:
     date_margin: float = 0.05
     date_candidates: int = 4
     same_story: float = 0.85
-    # A passage vector averages its sentences, and one sentence that matches the question is
-    # what an answer needs: the top ``sentence_rerank`` candidates gain ``sentence_weight``
-    # times their best (centred) sentence cosine. Sentence vectors are stored at indexing.
-    sentence_rerank: int = 10
-    sentence_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -66,39 +58,61 @@ class SearchOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchResult:
-    hits: tuple[Hit, ...]
-    search_ms: float
+class Retrieved:
+    """The candidates of one question, best first, with everything the later stages read:
+    the stored rows of all of them, the passages (with their articles) and the sentences of
+    the head, and the question's lexical evidence."""
+
+    candidates: tuple[Candidate, ...]
     # The candidate with the highest cosine, whatever the fused rank: abstention's evidence.
-    closest: Hit | None
-    # The stored rows of the hits and of ``closest``, so the answer stage does not read them
-    # again (the other candidates' article texts are never read: at 100,000 passages that was
-    # a third of the search time).
+    closest: Candidate | None
+    rows: dict[int, PassageRow]
+    # The stored passages of the first ``depth`` candidates and of ``closest`` (the other
+    # candidates' article texts are never read: at 100,000 passages that was a third of the
+    # search time).
     passages: dict[int, StoredPassage]
-    # The sentences of the first ``SearchOptions.sentence_passages`` hits (stored order).
+    # The sentences (stored order, with their vectors) of the first ``depth`` candidates.
     sentences: tuple[Sentence, ...]
+    # Whether the asked time ordered the candidates (``_by_period``): dates then decide.
+    time_ranked: bool
     # Share of the question's IDF mass in words the corpus never uses: high for questions
     # about something the articles do not cover, whatever their cosine scores say.
     unseen: float
     # Each question term with the corpus terms that count as it (itself, and its spellings in
     # the other scripts when it is a name), and how many passages hold each of those.
     forms: dict[str, frozenset[str]]
+    # The forms of names and spellings alone (the lexicon's readings left out): what the
+    # "every word" test of ``covered`` counts.
+    spelled: dict[str, frozenset[str]]
     document_frequency: dict[str, int]
-    # The question's pull toward each article language (see ``search``), which the answer
-    # stage takes off its sentences' cosines as ranking takes it off passages'.
-    language_pull: dict[str | None, float] = field(default_factory=dict)
-    # Whether the first hit holds every word of the question (names in any script; the
-    # lexicon's readings do not count): a short "who is X?" matches a long passage with a low
-    # cosine, but a passage naming X in full covers it (see ``AnswerOptions.covered_below``).
-    covered: bool = False
+    # The question's pull toward each article language (see ``retrieve``), which later stages
+    # take off sentence cosines as ranking takes it off passages'.
+    language_pull: dict[str | None, float]
+    # The question's terms that ask about something: what coverage and ``covered`` count.
+    asked: frozenset[str]
+    search_ms: float
+
+    def covered(self, pid: int) -> bool:
+        """Whether passage ``pid`` holds every word of the question (names in any script; the
+        lexicon's readings do not count): a short "who is X?" matches a long passage with a
+        low cosine, but a passage naming X in full covers it."""
+        words = set(self.rows[pid].norm.split())
+        return bool(self.asked) and all(self.spelled[t] & words for t in self.asked)
+
+    def hit(self, c: Candidate) -> Hit:
+        p = self.passages[c.passage_id]
+        return Hit(c.passage_id, p.doc.path, p.start, p.end, p.text, c.score, c.dense,
+                   c.lexical)
 
 
-def search(generation: Generation, query: Query, k: int, options: SearchOptions) -> SearchResult:
-    """The top ``k`` passages for ``query`` with dense, lexical and fused scores."""
+def retrieve(generation: Generation, query: Query, depth: int,
+             options: RetrieveOptions) -> Retrieved:
+    """Every candidate for ``query`` with dense, lexical and fused scores, best first; the
+    first ``depth`` are read whole (passages, articles, sentences) for the later stages."""
     started = time.perf_counter()
     store = generation.store
     period = query.period if options.dates else None
-    n = max(k, options.candidates) * (options.date_candidates if period else 1)
+    n = max(depth, options.candidates) * (options.date_candidates if period else 1)
     dense = dict(generation.vectors.search(query.vector, n)) if options.mode != "lexical" else {}
     q_set = query.tokens
     total = generation.manifest.passages
@@ -131,9 +145,7 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
             shift = {lang: value - mean for lang, value in pull.items()}
 
     top_lex = max(lexical.values(), default=0.0)
-    # Each candidate's words, built once for lexical trust and read again for ``covered``.
-    words: dict[int, set[str]] = {}
-    scored: list[tuple[float, float, float, int]] = []
+    scored: list[Candidate] = []
     for pid in ids:
         p = rows.get(pid)
         if p is None:
@@ -149,10 +161,9 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         else:
             trust = 0.0
             if q_set and (options.transliterate or p.script == query.script):
-                words[pid] = set(p.norm.split())
-                trust = coverage(forms, words[pid])
+                trust = coverage(forms, set(p.norm.split()))
             score = centred + options.lexical_weight * lex * trust
-        scored.append((score, d, lex, pid))
+        scored.append(Candidate(pid, score, d, lex))
     raised = None
     if period is not None:
         raised = _by_period(scored, {pid: rows[pid].date for pid in rows}, period,
@@ -162,97 +173,60 @@ def search(generation: Generation, query: Query, k: int, options: SearchOptions)
         else:  # nothing of the asked time competes: rank what a plain question would
             plain = n // options.date_candidates
             base = {*list(dense)[:plain], *list(lexical)[:plain]}
-            scored = [s for s in scored if s[3] in base]
-    closest = max(scored, key=lambda s: s[1], default=None)
-    scored.sort(key=lambda s: s[0], reverse=True)
-    # When the asked time has ordered the candidates, dates decide: a sentence's cosine
-    # would undo a step of ``date_margin`` as often as not (measured on the time dev set).
-    reranked = options.sentence_rerank if options.sentence_weight and raised is None else 0
-    read = store.sentences([s[3] for s in scored[:max(reranked, options.sentence_passages)]])
-    if reranked:
-        scored = _by_best_sentence(scored, read, query, shift, rows, options)
-    top = scored[:k]
-    passages = store.passages([s[3] for s in top] + ([closest[3]] if closest else []))
-    answering = {s[3] for s in top[:options.sentence_passages]}
-    sentences = [s for s in read if s.passage_id in answering]
-
-    def hit(score: float, d: float, lex: float, pid: int) -> Hit:
-        p = passages[pid]
-        return Hit(pid, p.doc.path, p.start, p.end, p.text, score, d, lex)
-
+            scored = [c for c in scored if c.passage_id in base]
+    closest = max(scored, key=lambda c: c.dense, default=None)
+    scored.sort(key=lambda c: c.score, reverse=True)
+    head = [c.passage_id for c in scored[:depth]]
+    sentences = store.sentences(head)
+    passages = store.passages(head + ([closest.passage_id] if closest else []))
     seen = {t: max(df.get(f, 0) for f in spelled[t]) for t in q_set}
     # Persian's fused question words ("کیست", "چیست") ask, like "who is", and say nothing about
     # whether the corpus covers the question: neither its coverage nor the "every word" test
     # counts them.
-    asked = set(q_set) - STOPWORDS - FUSED_QUESTION_WORDS
+    asked = frozenset(set(q_set) - STOPWORDS - FUSED_QUESTION_WORDS)
     unseen = _unseen_share(asked, {t: n for t, n in seen.items() if n}, total)
-    first = (words.get(top[0][3]) or set(passages[top[0][3]].norm.split())) if top else set()
-    covered = bool(asked) and all(spelled[t] & first for t in asked)
-    return SearchResult(tuple(hit(*s) for s in top), (time.perf_counter() - started) * 1000,
-                        hit(*closest) if closest else None, passages, tuple(sentences), unseen,
-                        forms, df, shift, covered)
+    return Retrieved(tuple(scored), closest, rows, passages, tuple(sentences),
+                     raised is not None, unseen, forms, spelled, df, shift, asked,
+                     (time.perf_counter() - started) * 1000)
 
 
-def _by_best_sentence(scored: list[tuple[float, float, float, int]], read: list[Sentence],
-                      query: Query, shift: dict[str | None, float],
-                      rows: dict[int, PassageRow],
-                      options: SearchOptions) -> list[tuple[float, float, float, int]]:
-    """``scored`` (sorted) with its head re-ranked by each passage's best sentence.
-
-    Only the head is re-ranked, so everything below it stays below.
-    """
-    head = scored[:options.sentence_rerank]
-    best: dict[int, float] = {}
-    if read:
-        cosines = np.vstack([s.vector for s in read]) @ query.vector
-        for s, cosine in zip(read, cosines, strict=True):
-            best[s.passage_id] = max(best.get(s.passage_id, -1.0), float(cosine))
-    boosted = []
-    for score, d, lex, pid in head:
-        if pid in best:
-            score += options.sentence_weight * (best[pid] - shift.get(rows[pid].lang, 0.0))
-        boosted.append((score, d, lex, pid))
-    boosted.sort(key=lambda s: s[0], reverse=True)
-    return boosted + scored[options.sentence_rerank:]
-
-
-def _by_period(scored: list[tuple[float, float, float, int]], dates: dict[int, str | None],
-               period: Period, options: SearchOptions,
-               store: Store) -> list[tuple[float, float, float, int]] | None:
+def _by_period(scored: list[Candidate], dates: dict[int, str | None], period: Period,
+               options: RetrieveOptions, store: StoreReader) -> list[Candidate] | None:
     """``scored`` with the passages of the asked time raised above the others it competes with.
 
     Only passages of the same story as the best one compete: within ``date_margin`` of its
     score and ``same_story`` of its vector (a question about "the latest on OPEC" wants the
-    newest article about OPEC, not the newest article; measured in docs/quality.md). Among
+    newest article about OPEC, not the newest article; measured in docs/experiments.md). Among
     them, articles published in the asked range come first, then (for "latest") newer before
     older; each step up adds ``date_margin``, which no score difference inside the band can
     undo. Undated articles are never raised. None when the dates in the band decide nothing.
     """
     margin = options.date_margin
-    top = max(scored, default=None)
+    # Ties on the score go to the higher cosine, then lexical score, then passage id.
+    top = max(scored, key=lambda c: (c.score, c.dense, c.lexical, c.passage_id), default=None)
     if top is None:
         return None
-    band = [s for s in scored if s[0] >= top[0] - margin]
-    if not any(dates.get(s[3]) for s in band):  # an undated corpus: no vectors to read
+    band = [c for c in scored if c.score >= top.score - margin]
+    if not any(dates.get(c.passage_id) for c in band):  # an undated corpus: no vectors to read
         return None
-    vectors = store.passage_vectors([s[3] for s in band])
-    lead = vectors[top[3]]
-    band = [s for s in band if float(vectors[s[3]] @ lead) >= options.same_story]
+    vectors = store.passage_vectors([c.passage_id for c in band])
+    lead = vectors[top.passage_id]
+    band = [c for c in band if float(vectors[c.passage_id] @ lead) >= options.same_story]
     steps: dict[int, int] = {}
-    held = {s[3] for s in band if period.holds(dates.get(s[3]))}
+    held = {c.passage_id for c in band if period.holds(dates.get(c.passage_id))}
     # A range counts only against articles known to be of another time: an undated article
     # may well be of the asked one ("in 2015" over an archive of 2015).
-    if held and any(dates.get(s[3]) and s[3] not in held for s in band):
-        for s in band:
-            steps[s[3]] = (len(band) + 1) * (s[3] in held)
-    days = sorted({(dates.get(s[3]) or "")[:10] for s in band} - {""})
+    if held and any(dates.get(c.passage_id) and c.passage_id not in held for c in band):
+        for c in band:
+            steps[c.passage_id] = (len(band) + 1) * (c.passage_id in held)
+    days = sorted({(dates.get(c.passage_id) or "")[:10] for c in band} - {""})
     if period.newest and len(days) > 1:
-        for s in band:
-            day = (dates.get(s[3]) or "")[:10]
-            steps[s[3]] = steps.get(s[3], 0) + (days.index(day) + 1 if day else 0)
+        for c in band:
+            day = (dates.get(c.passage_id) or "")[:10]
+            steps[c.passage_id] = steps.get(c.passage_id, 0) + (days.index(day) + 1 if day else 0)
     if not any(steps.values()):
         return None
-    return [(score + margin * steps.get(pid, 0), d, lex, pid) for score, d, lex, pid in scored]
+    return [replace(c, score=c.score + margin * steps.get(c.passage_id, 0)) for c in scored]
 
 
 def coverage(forms: dict[str, frozenset[str]], tokens: set[str]) -> float:
@@ -262,7 +236,7 @@ def coverage(forms: dict[str, frozenset[str]], tokens: set[str]) -> float:
     return sum(1 for accepted in forms.values() if accepted & tokens) / len(forms)
 
 
-def _forms(store: Store, query: Query, total: int) -> dict[str, frozenset[str]]:
+def _forms(store: StoreReader, query: Query, total: int) -> dict[str, frozenset[str]]:
     """Each question term with the corpus terms that count as it: itself; for an Arabic-script
     term its Persian or Arabic spelling (پوتین / بوتين); and for a name the corpus's spellings
     of it in any script (Putin -> بوتين). Only names are matched by skeleton: an ordinary

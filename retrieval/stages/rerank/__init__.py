@@ -1,0 +1,1 @@
+"""Rerankers: the protocol (``base``), the name registry (``registry``), one module each."""

@@ -11,12 +11,11 @@ import re
 
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.normalize import detect_lang
+from khabar.retrieval.strings import say
 
 # Emphasis, code and HTML would change how news text reads; brackets stay literal, so the
 # answer's "[1]" markers read the same in clients that show the Markdown unrendered.
 _SPECIAL = re.compile(r"([\\`*_<>])")
-_HEADINGS = {"ar": "المصادر", "fa": "منابع", "en": "Sources"}
-_READ_AS = {"ar": "فُهم السؤال على أنه", "fa": "برداشت از پرسش", "en": "Read as"}
 
 
 def escape(text: str) -> str:
@@ -27,14 +26,13 @@ def escape(text: str) -> str:
 
 def answer_markdown(answer: Answer) -> str:
     lang = detect_lang(answer.question)
-    lang = lang if lang in _HEADINGS else "en"
     parts = []
     if answer.standalone and answer.standalone != answer.question:
-        parts.append(f"*{_READ_AS[lang]}: {escape(answer.standalone)}*")
+        parts.append(f"*{say('read_as', lang)}: {escape(answer.standalone)}*")
     parts.append(escape(answer.answer))
     groups = answer.by_article()
     if groups:
-        lines = [f"**{_HEADINGS[lang]}**", ""]
+        lines = [f"**{say('sources_heading', lang)}**", ""]
         for group in groups:
             first = group[0]
             title = escape(first.title or first.doc)

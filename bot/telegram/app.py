@@ -43,13 +43,12 @@ from khabar.bot.telegram.format import (
     feeds_blocks,
     pack,
     passage_html,
-    text,
-    ui_lang,
 )
 from khabar.bot.telegram.stream import reply_streamed
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError, QuestionError, SettingsError
 from khabar.retrieval.intake import AddReport, Failed
+from khabar.retrieval.strings import say, ui_lang
 
 log = logging.getLogger(__name__)
 SOURCES_PAGE = 10
@@ -178,7 +177,7 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     if state.access.allows(user):
         return True
     if state.access.first_refusal(user.id) and update.effective_message:
-        await update.effective_message.reply_text(text("denied", _lang(update), uid=user.id))
+        await update.effective_message.reply_text(say("denied", _lang(update), uid=user.id))
     log.info("refused", extra={"user_id": user.id})
     return False
 
@@ -189,7 +188,7 @@ async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> BotState
         return None
     state = _state(context)
     if not state.access.is_admin(update.effective_user):
-        await update.effective_message.reply_text(text("admin_only", _lang(update)))
+        await update.effective_message.reply_text(say("admin_only", _lang(update)))
         return None
     return state
 
@@ -203,7 +202,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     langs = ", ".join(sorted({d.lang for d in docs if d.lang})) or "-"
     latest = max((d.date for d in docs if d.date), default="-")
     await update.effective_message.reply_text(
-        text("help", _lang(update), docs=len(docs), langs=langs, latest=latest)
+        say("help", _lang(update), docs=len(docs), langs=langs, latest=latest)
     )
 
 
@@ -327,7 +326,7 @@ async def _adder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> BotState
     state = _state(context)
     if state.access.is_admin(update.effective_user):
         return state
-    await update.effective_message.reply_text(text("add_admin_only", _lang(update)))
+    await update.effective_message.reply_text(say("add_admin_only", _lang(update)))
     log.info("add_refused", extra={"user_id": update.effective_user.id})
     return None
 
@@ -359,7 +358,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     limit = min(TELEGRAM_FILE_LIMIT, state.engine.max_file_bytes)
     if document.file_size and document.file_size > limit:
-        await message.reply_text(text("too_big", lang, name=name, size=document.file_size / 1e6,
+        await message.reply_text(say("too_big", lang, name=name, size=document.file_size / 1e6,
                                       limit=limit / 1e6))
         return
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
@@ -368,7 +367,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         data = bytes(await received.download_as_bytearray())
     except TelegramError as exc:
         log.warning("download_failed", extra={"file": name, "error": str(exc)})
-        await message.reply_text(text("download_failed", lang, name=name, error=str(exc)))
+        await message.reply_text(say("download_failed", lang, name=name, error=str(exc)))
         return
     report = await asyncio.to_thread(state.engine.intake.add_file, name, data)
     await _reply_added(update, report)
@@ -390,7 +389,7 @@ async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if state is None:
         return
     if not state.feeds:
-        await update.effective_message.reply_text(text("no_feeds", _lang(update)))
+        await update.effective_message.reply_text(say("no_feeds", _lang(update)))
         return
     results = await asyncio.to_thread(state.engine.intake.status, state.feeds)
     for part in pack(feeds_blocks(results)):
@@ -418,11 +417,11 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     try:
         q = state.engine.validate(question)
     except QuestionError as exc:
-        await message.reply_text(text(exc.check, lang, **exc.details))
+        await message.reply_text(say(exc.check, lang, **exc.details))
         return
     wait = state.access.retry_after(update.effective_user.id)
     if wait:
-        await message.reply_text(text("rate", lang, s=wait))
+        await message.reply_text(say("rate", lang, s=wait))
         return
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     key = state.conversations.key(message, update.effective_user.id, context.bot.id)
@@ -455,7 +454,7 @@ async def id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """Tell anyone their numeric user id (what KHABAR_ADMINS and KHABAR_ALLOWED_USERS take)."""
     user, message = update.effective_user, update.effective_message
     if user is not None and message is not None:
-        await message.reply_text(text("your_id", _lang(update), uid=user.id))
+        await message.reply_text(say("your_id", _lang(update), uid=user.id))
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -466,7 +465,7 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = update.effective_message
     state.conversations.reset(state.conversations.key(message, update.effective_user.id,
                                                       context.bot.id))
-    await message.reply_text(text("new", _lang(update)))
+    await message.reply_text(say("new", _lang(update)))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -485,7 +484,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     found = await asyncio.to_thread(state.engine.passage, int(value))
     if found is None:
-        await query.message.reply_text(text("gone", _lang(update)))
+        await query.message.reply_text(say("gone", _lang(update)))
         return
     meta = found.doc
     for part in pack([passage_html(meta.title, meta.path, meta.outlet, meta.date, meta.url,
@@ -501,7 +500,7 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not await _gate(update, context):
         return
-    await message.reply_text(text("non_text", _lang(update)))
+    await message.reply_text(say("non_text", _lang(update)))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -509,7 +508,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("handler_error", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message:
         try:
-            await update.effective_message.reply_text(text("error", _lang(update)))
+            await update.effective_message.reply_text(say("error", _lang(update)))
         except Exception:  # the error may be that Telegram is unreachable
             log.warning("error_reply_failed")
 

@@ -20,8 +20,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter
 
-from khabar.bot.telegram.format import MAX_MESSAGE, answer_blocks, pack, text
+from khabar.bot.telegram.format import MAX_MESSAGE, answer_blocks, pack
 from khabar.retrieval.answer.types import Answer
+from khabar.retrieval.strings import say
 
 log = logging.getLogger(__name__)
 EDIT_INTERVAL = 1.0
@@ -87,7 +88,7 @@ async def reply_streamed(message: Message, ask: Callable[[Callable[[str], None]]
         draft.append(delta)
         loop.call_soon_threadsafe(written.set)
 
-    placeholder = await message.reply_text(text("writing", lang))
+    placeholder = await message.reply_text(say("writing", lang))
     pacer = _Pacer(placeholder)
     work = asyncio.ensure_future(asyncio.to_thread(ask, on_text))
     shown = ""

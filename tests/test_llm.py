@@ -215,7 +215,7 @@ def test_chat_streams_the_draft_then_prints_the_checked_answer(seeds_index, embe
                     llm=LLM(FakeListChatModel(responses=[draft]), name="fake", timeout=10,
                             verify=False))
     shown: list[str] = []
-    session = ChatSession(engine.service, stream=shown.append)
+    session = ChatSession(engine, stream=shown.append)
     reply = session.handle("من هو السكرتير الصحفي للرئيس الروسي؟")
     assert "".join(shown) == draft
     assert reply.startswith(f"\n{CHECKED}\n{draft.split(' He')[0]}")

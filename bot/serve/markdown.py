@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from khabar.bot.answers import byline, read_as
 from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.normalize import detect_lang
 from khabar.retrieval.strings import say
@@ -27,8 +28,9 @@ def escape(text: str) -> str:
 def answer_markdown(answer: Answer) -> str:
     lang = detect_lang(answer.question)
     parts = []
-    if answer.standalone and answer.standalone != answer.question:
-        parts.append(f"*{say('read_as', lang)}: {escape(answer.standalone)}*")
+    read = read_as(answer)
+    if read:
+        parts.append(f"*{say('read_as', lang)}: {escape(read)}*")
     parts.append(escape(answer.answer))
     groups = answer.by_article()
     if groups:
@@ -39,7 +41,7 @@ def answer_markdown(answer: Answer) -> str:
             if first.url:
                 link = title.replace("[", "\\[").replace("]", "\\]")
                 title = f"[{link}](<{first.url}>)"
-            meta = " · ".join(escape(x) for x in (first.outlet, first.date) if x)
+            meta = byline(*(escape(x) for x in (first.outlet, first.date) if x))
             lines.append(f"- **{title}**" + (f" — {meta}" if meta else "") + f" · `{first.doc}`")
             lines += [f"  - **[{c.n}]** “{escape(c.snippet)}”" for c in group]
         parts.append("\n".join(lines))

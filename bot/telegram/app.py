@@ -34,6 +34,7 @@ from telegram.ext import (
     filters,
 )
 
+from khabar.bot.answers import byline
 from khabar.bot.sessions import Access, ConversationKey, Conversations
 from khabar.bot.telegram.format import (
     added_blocks,
@@ -42,7 +43,7 @@ from khabar.bot.telegram.format import (
     pack,
     passage_html,
 )
-from khabar.bot.telegram.stream import reply_streamed
+from khabar.bot.telegram.stream import citation_markup, reply_streamed
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError, QuestionError, SettingsError
 from khabar.retrieval.intake import AddReport, Failed
@@ -143,7 +144,7 @@ async def _send_sources(message: Message, state: BotState, page: int, *, edit: b
     lines = [f"<b>{len(docs)}</b> articles — {page + 1}/{pages}"]
     for i, d in enumerate(docs[page * SOURCES_PAGE:(page + 1) * SOURCES_PAGE],
                           start=page * SOURCES_PAGE + 1):
-        meta = " · ".join(x for x in (d.outlet, d.date) if x)
+        meta = byline(d.outlet, d.date)
         title = html.escape(d.title or d.path, quote=False)
         lines.append(f"{i}. {title}" + (f" — {html.escape(meta, quote=False)}" if meta else ""))
     buttons = []
@@ -359,9 +360,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
         return
     answer = await asyncio.to_thread(state.engine.ask, q, None, history)
     parts = pack(answer_blocks(answer, lang))
-    buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
-               for c in answer.citations]
-    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    markup = citation_markup(answer)
     sent = []
     for i, part in enumerate(parts):
         sent.append(await message.reply_text(

@@ -13,7 +13,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from khabar.bot.render import also_in, notices
+from khabar.bot.answers import also_in, byline, notices, read_as
 from khabar.retrieval.answer.types import Answer, Citation
 from khabar.retrieval.normalize import script
 from khabar.retrieval.strings import say
@@ -36,7 +36,7 @@ def _e(value: str) -> str:
 def article_header(c: Citation) -> str:
     """A cited article, named once: its citation numbers, title, outlet and date, file."""
     title = c.title or c.doc
-    meta = " · ".join(x for x in (c.outlet, c.date) if x)
+    meta = byline(c.outlet, c.date)
     line = f"<b>{_e(title)}</b>" + (f" — {_e(meta)}" if meta else "")
     return mark(title) + line + f"\n{LRM}<code>{_e(c.doc)}</code>"
 
@@ -46,8 +46,9 @@ def answer_blocks(answer: Answer, lang: str = "en") -> list[str]:
     snippets, each under its ``[n]``, and the other outlets carrying the same story."""
     blocks = [mark(answer.answer) + _e(answer.answer)
               + "".join(f"\n{LRM}<i>{_e(line)}</i>" for line in notices(answer))]
-    if answer.standalone and answer.standalone != answer.question:  # how a follow-up was read
-        blocks[0] = f"{mark(answer.standalone)}<i>↳ {_e(answer.standalone)}</i>\n" + blocks[0]
+    read = read_as(answer)
+    if read:
+        blocks[0] = f"{mark(read)}<i>↳ {_e(read)}</i>\n" + blocks[0]
     for group in answer.by_article():
         quotes = "".join(f"\n{mark(c.snippet)}[{c.n}]{_page(c)} <blockquote expandable>"
                          f"{mark(c.snippet)}{_e(c.snippet)}</blockquote>" for c in group)
@@ -63,7 +64,7 @@ def _page(c: Citation) -> str:
 
 def passage_html(title: str | None, doc: str, outlet: str | None, date: str | None,
                  url: str | None, passage: str) -> str:
-    meta = " · ".join(x for x in (outlet, date) if x)
+    meta = byline(outlet, date)
     head = mark(title or doc) + f"<b>{_e(title or doc)}</b>"
     if meta:
         head += f"\n{mark(meta)}{_e(meta)}"
@@ -79,8 +80,7 @@ def added_blocks(report: AddReport, lang: str) -> list[str]:
     blocks = []
     for a in report.added:
         title = a.title or a.path
-        meta = " · ".join(x for x in (a.outlet, a.date, say("passages", lang, n=a.passages))
-                          if x)
+        meta = byline(a.outlet, a.date, say("passages", lang, n=a.passages))
         blocks.append(f"{mark(title)}✅ {say('added', lang)}: <b>{_e(title)}</b>\n"
                       f"{mark(meta)}{_e(meta)}\n{LRM}<code>{_e(a.path)}</code>")
     for u in report.unchanged:

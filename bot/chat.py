@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from khabar.bot.render import answer_text
+from khabar.bot.sessions import Conversations
 from khabar.bot.streams import BadLine, lines
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import QuestionError
@@ -21,6 +23,8 @@ Follow-up questions ("and where did they meet?") are read in the conversation's 
   /quit     leave (Ctrl-D works too)"""
 
 CHECKED = "── checked answer ──"
+# A terminal holds one conversation, and it lasts as long as the session does.
+_CONVERSATION = ("terminal",)
 
 
 class ChatSession:
@@ -32,7 +36,7 @@ class ChatSession:
         # Shows a generated answer as it is written; the checked version is the reply.
         self.stream = stream
         self.last: Answer | None = None
-        self.history: list[str] = []
+        self.conversations = Conversations(ttl=math.inf)
 
     def handle(self, line: str) -> str | None:
         """The reply to one input line; None means the user asked to quit."""
@@ -42,7 +46,7 @@ class ChatSession:
         if command in ("/help", "/?"):
             return HELP
         if command == "/new":
-            self.history.clear()
+            self.conversations.reset(_CONVERSATION)
             self.last = None
             return "New conversation."
         if command == "/sources":
@@ -58,11 +62,11 @@ class ChatSession:
             self.stream(delta)
 
         try:
-            self.last = self.engine.ask(line, history=self.history,
-                                         on_text=show if self.stream else None)
+            self.last = self.engine.ask(line, history=self.conversations.history(_CONVERSATION),
+                                        on_text=show if self.stream else None)
         except QuestionError as exc:
             return f"Cannot ask that: {exc}."
-        self.history.append(self.last.question)
+        self.conversations.add(_CONVERSATION, self.last.question)
         if streamed:  # the draft stays above; the checked answer below is the one that counts
             return f"\n{CHECKED}\n{answer_text(self.last)}"
         return answer_text(self.last)

@@ -61,6 +61,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _engine(settings: Settings, mode: str | None = None) -> Khabar:
+    """The one engine a command holds; ``mode`` (``ask --mode``) overrides the retrieval mode."""
     from khabar.retrieval.engine import Khabar
 
     if mode is not None:
@@ -77,6 +78,13 @@ def _check_llm(engine: Khabar) -> None:
     warning = engine.llm.probe()
     if warning:
         click.echo(f"Warning: {warning}", err=True)
+
+
+def _ready(engine: Khabar) -> None:
+    """Before a chat front end starts: no usable index stops it now, with the fix, rather than
+    at the first question; then the chat model is probed."""
+    engine.generation()
+    _check_llm(engine)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -184,10 +192,11 @@ def feeds(settings: Settings, once: bool, feeds_given: tuple[str, ...], as_json:
 
 
 def _show_added(report: AddReport) -> None:
+    from khabar.bot.answers import byline
     from khabar.bot.render import printable
 
     for a in report.added:
-        meta = " — ".join(x for x in (a.outlet, a.date) if x)
+        meta = byline(a.outlet, a.date, sep=" — ")
         docs = f", {a.documents} documents" if a.documents > 1 else ""
         click.echo(f"added {printable(a.path)}: {printable(a.title or '-')}"
                    + (f" ({printable(meta)})" if meta else "") + f", {a.passages} passages{docs}")
@@ -280,8 +289,7 @@ def chat(settings: Settings) -> None:
     from khabar.bot import chat as chat_mod
 
     engine = _engine(settings)
-    engine.generation()  # fail now, with the fix, if there is no usable index
-    _check_llm(engine)
+    _ready(engine)
     chat_mod.run(engine, settings.index_dir.parent / "history", out=click.echo)
 
 
@@ -370,8 +378,7 @@ def telegram(settings: Settings) -> None:
     engine = _engine(settings)
     state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit,
                        settings.feed_list(), settings.feed_interval)
-    engine.generation()
-    _check_llm(engine)
+    _ready(engine)
     _check_token(token, settings.telegram_api_base_url)
     app = build_application(token, settings.telegram_api_base_url, state)
     app.run_polling(allowed_updates=["message", "callback_query"])

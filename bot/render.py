@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from khabar.bot.answers import also_in, byline, notices, read_as
 from khabar.retrieval.types import Answer, Citation
 
 # Direction controls: in a file name they can make a report line read as something it is not.
@@ -23,15 +24,9 @@ def printable(name: str) -> str:
     return "".join(out)
 
 
-def also_in(group: tuple[Citation, ...]) -> str:
-    """The other outlets (or files) that carry a cited story, once each."""
-    names = dict.fromkeys(s.outlet or s.title or s.doc for c in group for s in c.also_in)
-    return ", ".join(names)
-
-
 def article_line(c: Citation) -> str:
     """One line naming a cited article: title (outlet — date) · file."""
-    meta = " — ".join(x for x in (c.outlet, c.date) if x)
+    meta = byline(c.outlet, c.date, sep=" — ")
     title = c.title or c.doc
     return title + (f" ({meta})" if meta else "") + f" · {c.doc}"
 
@@ -49,25 +44,13 @@ def excerpt(snippet: str) -> str:
     return text[:cut if cut > _EXCERPT_CHARS // 2 else _EXCERPT_CHARS] + "…"
 
 
-def notices(answer: Answer) -> list[str]:
-    """One line each: why a configured model's answer is not shown, and how many generated
-    sentences the claim checks removed (their text and reasons are in the JSON answer)."""
-    lines = []
-    if answer.fallback:
-        lines.append(f"(extractive answer: {answer.fallback})")
-    elif answer.removed:
-        n = len(answer.removed)
-        lines.append(f"({n} generated sentence{'s' if n > 1 else ''} removed: not supported "
-                     "by the cited passages)")
-    return lines
-
-
 def answer_text(answer: Answer, *, full: bool = False) -> str:
     """The answer, then each cited article once with its snippets under it (an excerpt each;
     ``full`` gives whole snippets and the link). A follow-up shows how it was read."""
     lines = []
-    if answer.standalone and answer.standalone != answer.question:
-        lines.append(f"(read as: {answer.standalone})")
+    read = read_as(answer)
+    if read:
+        lines.append(f"(read as: {read})")
     lines += [answer.answer, *notices(answer), ""]
     for group in answer.by_article():
         lines.append(article_line(group[0]))

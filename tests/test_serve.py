@@ -17,10 +17,10 @@ from conftest import SEED_QUESTIONS, SEEDS
 from real_server import Server, serve
 
 from khabar.bot.cli import main
-from khabar.bot.ratelimit import RateLimiter
 from khabar.bot.serve.app import is_loopback
 from khabar.bot.serve.markdown import answer_markdown, escape
 from khabar.bot.serve.protocol import AnswerOut
+from khabar.bot.sessions import RateLimiter
 from khabar.retrieval.types import Answer, Citation
 
 KEY, OTHER_KEY = "test-key-0123456789abcdef", "second-key-fedcba9876543210"

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from khabar.bot.ratelimit import RateLimiter
 from khabar.bot.serve import metrics
 from khabar.bot.serve.errors import ApiError
 from khabar.bot.serve.protocol import (
@@ -33,6 +32,7 @@ from khabar.bot.serve.protocol import (
     SourcesOut,
 )
 from khabar.bot.serve.serving import Serving, chunks, completion
+from khabar.bot.sessions import RateLimiter
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in KHABAR_API_KEYS")
 _ERRORS = {status: {"model": ErrorOut} for status in (400, 401, 413, 429, 503)}

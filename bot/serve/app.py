@@ -25,12 +25,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from khabar.bot import logs
-from khabar.bot.ratelimit import RateLimiter
 from khabar.bot.serve import api
 from khabar.bot.serve.errors import ApiError, error_response
 from khabar.bot.serve.metrics import IndexCollector
 from khabar.bot.serve.middleware import AccessLog, BodyLimit
 from khabar.bot.serve.serving import Serving
+from khabar.bot.sessions import RateLimiter
 from khabar.bot.settings import Settings, env_name
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError, SettingsError

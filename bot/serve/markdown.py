@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 
+from khabar.bot.answers import byline, read_as
 from khabar.retrieval.normalize import detect_lang
+from khabar.retrieval.strings import say
 from khabar.retrieval.types import Answer
 
 # Emphasis, code and HTML would change how news text reads; brackets stay literal, so the
 # answer's "[1]" markers read the same in clients that show the Markdown unrendered.
 _SPECIAL = re.compile(r"([\\`*_<>])")
-_HEADINGS = {"ar": "المصادر", "fa": "منابع", "en": "Sources"}
-_READ_AS = {"ar": "فُهم السؤال على أنه", "fa": "برداشت از پرسش", "en": "Read as"}
 
 
 def escape(text: str) -> str:
@@ -27,21 +27,21 @@ def escape(text: str) -> str:
 
 def answer_markdown(answer: Answer) -> str:
     lang = detect_lang(answer.question)
-    lang = lang if lang in _HEADINGS else "en"
     parts = []
-    if answer.standalone and answer.standalone != answer.question:
-        parts.append(f"*{_READ_AS[lang]}: {escape(answer.standalone)}*")
+    read = read_as(answer)
+    if read:
+        parts.append(f"*{say('read_as', lang)}: {escape(read)}*")
     parts.append(escape(answer.answer))
     groups = answer.by_article()
     if groups:
-        lines = [f"**{_HEADINGS[lang]}**", ""]
+        lines = [f"**{say('sources_heading', lang)}**", ""]
         for group in groups:
             first = group[0]
             title = escape(first.title or first.doc)
             if first.url:
                 link = title.replace("[", "\\[").replace("]", "\\]")
                 title = f"[{link}](<{first.url}>)"
-            meta = " · ".join(escape(x) for x in (first.outlet, first.date) if x)
+            meta = byline(*(escape(x) for x in (first.outlet, first.date) if x))
             lines.append(f"- **{title}**" + (f" — {meta}" if meta else "") + f" · `{first.doc}`")
             lines += [f"  - **[{c.n}]** “{escape(c.snippet)}”" for c in group]
         parts.append("\n".join(lines))

@@ -13,7 +13,6 @@ import html
 import logging
 import re
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from telegram import (
@@ -23,7 +22,6 @@ from telegram import (
     LinkPreviewOptions,
     Message,
     Update,
-    User,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import TelegramError
@@ -36,20 +34,20 @@ from telegram.ext import (
     filters,
 )
 
-from khabar.bot.ratelimit import RateLimiter
+from khabar.bot.answers import byline
+from khabar.bot.sessions import Access, ConversationKey, Conversations
 from khabar.bot.telegram.format import (
     added_blocks,
     answer_blocks,
     feeds_blocks,
     pack,
     passage_html,
-    text,
-    ui_lang,
 )
-from khabar.bot.telegram.stream import reply_streamed
+from khabar.bot.telegram.stream import citation_markup, reply_streamed
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError, QuestionError, SettingsError
 from khabar.retrieval.intake import AddReport, Failed
+from khabar.retrieval.strings import say, ui_lang
 
 log = logging.getLogger(__name__)
 SOURCES_PAGE = 10
@@ -58,96 +56,6 @@ _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TELEGRAM_FILE_LIMIT = 20 * 1024 * 1024
 _LINK = re.compile(r"https?://\S+", re.IGNORECASE)
 _MAX_LINKS = 20
-
-
-@dataclass
-class Access:
-    """Who may ask, who may administer, and how often."""
-
-    allowed: frozenset[str] = frozenset()
-    admins: frozenset[str] = frozenset()
-    per_minute: int = 0
-    _refused: set[int] = field(default_factory=set)
-    _limiter: RateLimiter = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._limiter = RateLimiter(self.per_minute)
-
-    @staticmethod
-    def parse(value: str) -> frozenset[str]:
-        return frozenset(p.strip().lstrip("@").lower() for p in value.split(",") if p.strip())
-
-    @staticmethod
-    def _keys(user: User) -> set[str]:
-        keys = {str(user.id)}
-        if user.username:
-            keys.add(user.username.lower())
-        return keys
-
-    def allows(self, user: User) -> bool:
-        return not self.allowed or bool(self._keys(user) & (self.allowed | self.admins))
-
-    def is_admin(self, user: User) -> bool:
-        """By numeric id only: a username can be changed, then taken by someone else."""
-        return str(user.id) in self.admins
-
-    def first_refusal(self, user_id: int) -> bool:
-        """True once per user: a stranger is told their id once, then ignored."""
-        if user_id in self._refused:
-            return False
-        self._refused.add(user_id)
-        return True
-
-    def retry_after(self, user_id: int, now: float | None = None) -> int:
-        """Seconds until this user may ask again (0: now, and the question is counted)."""
-        return self._limiter.retry_after(user_id, now)
-
-
-ConversationKey = tuple[int, ...]
-
-
-@dataclass
-class Conversations:
-    """Earlier questions per conversation, forgotten after ``ttl`` seconds of silence.
-
-    A private chat is one conversation. In a group each user has their own, and a reply to one
-    of the bot's answers continues the conversation that answer belonged to (a reply thread),
-    whoever replies.
-    """
-
-    ttl: float = 1800.0
-    max_threads: int = 10_000
-    _turns: dict[ConversationKey, tuple[float, list[str]]] = field(default_factory=dict)
-    _threads: OrderedDict[tuple[int, int], ConversationKey] = field(default_factory=OrderedDict)
-
-    def key(self, message: Message, user_id: int, bot_id: int) -> ConversationKey:
-        if message.chat.type == ChatType.PRIVATE:
-            return (message.chat_id,)
-        reply = message.reply_to_message
-        if reply and reply.from_user and reply.from_user.id == bot_id:
-            thread = self._threads.get((message.chat_id, reply.message_id))
-            if thread is not None:
-                return thread
-        return (message.chat_id, user_id)
-
-    def history(self, key: ConversationKey, now: float | None = None) -> list[str]:
-        now = time.monotonic() if now is None else now
-        seen, turns = self._turns.get(key, (0.0, []))
-        return list(turns) if now - seen < self.ttl else []
-
-    def add(self, key: ConversationKey, question: str, answer_ids: list[int],
-            chat_id: int, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._turns[key] = (now, [*self.history(key, now), question][-12:])
-        for message_id in answer_ids:
-            self._threads[(chat_id, message_id)] = key
-        while len(self._threads) > self.max_threads:
-            self._threads.popitem(last=False)
-        if len(self._turns) > self.max_threads:  # drop the silent ones
-            self._turns = {k: v for k, v in self._turns.items() if now - v[0] < self.ttl}
-
-    def reset(self, key: ConversationKey) -> None:
-        self._turns.pop(key, None)
 
 
 @dataclass
@@ -165,6 +73,21 @@ def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
     return context.application.bot_data["khabar"]
 
 
+def _conversation(state: BotState, message: Message, user_id: int,
+                  bot_id: int) -> ConversationKey:
+    """A private chat is one conversation. In a group each user has their own, and a reply to
+    one of the bot's answers continues the conversation that answer belonged to, whoever
+    replies."""
+    if message.chat.type == ChatType.PRIVATE:
+        return (message.chat_id,)
+    reply = message.reply_to_message
+    if reply and reply.from_user and reply.from_user.id == bot_id:
+        thread = state.conversations.thread((message.chat_id, reply.message_id))
+        if thread is not None:
+            return thread
+    return (message.chat_id, user_id)
+
+
 def _lang(update: Update) -> str:
     return ui_lang(update.effective_user.language_code if update.effective_user else None)
 
@@ -175,10 +98,10 @@ async def _gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     user = update.effective_user
     if user is None:
         return False
-    if state.access.allows(user):
+    if state.access.allows(user.id, user.username):
         return True
     if state.access.first_refusal(user.id) and update.effective_message:
-        await update.effective_message.reply_text(text("denied", _lang(update), uid=user.id))
+        await update.effective_message.reply_text(say("denied", _lang(update), uid=user.id))
     log.info("refused", extra={"user_id": user.id})
     return False
 
@@ -188,8 +111,8 @@ async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> BotState
     if not await _gate(update, context):
         return None
     state = _state(context)
-    if not state.access.is_admin(update.effective_user):
-        await update.effective_message.reply_text(text("admin_only", _lang(update)))
+    if not state.access.is_admin(update.effective_user.id):
+        await update.effective_message.reply_text(say("admin_only", _lang(update)))
         return None
     return state
 
@@ -203,7 +126,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     langs = ", ".join(sorted({d.lang for d in docs if d.lang})) or "-"
     latest = max((d.date for d in docs if d.date), default="-")
     await update.effective_message.reply_text(
-        text("help", _lang(update), docs=len(docs), langs=langs, latest=latest)
+        say("help", _lang(update), docs=len(docs), langs=langs, latest=latest)
     )
 
 
@@ -221,7 +144,7 @@ async def _send_sources(message: Message, state: BotState, page: int, *, edit: b
     lines = [f"<b>{len(docs)}</b> articles — {page + 1}/{pages}"]
     for i, d in enumerate(docs[page * SOURCES_PAGE:(page + 1) * SOURCES_PAGE],
                           start=page * SOURCES_PAGE + 1):
-        meta = " · ".join(x for x in (d.outlet, d.date) if x)
+        meta = byline(d.outlet, d.date)
         title = html.escape(d.title or d.path, quote=False)
         lines.append(f"{i}. {title}" + (f" — {html.escape(meta, quote=False)}" if meta else ""))
     buttons = []
@@ -325,9 +248,9 @@ def _links_only(message: str) -> list[str] | None:
 async def _adder(update: Update, context: ContextTypes.DEFAULT_TYPE) -> BotState | None:
     """The bot state if the sender may add articles; others are told only admins can."""
     state = _state(context)
-    if state.access.is_admin(update.effective_user):
+    if state.access.is_admin(update.effective_user.id):
         return state
-    await update.effective_message.reply_text(text("add_admin_only", _lang(update)))
+    await update.effective_message.reply_text(say("add_admin_only", _lang(update)))
     log.info("add_refused", extra={"user_id": update.effective_user.id})
     return None
 
@@ -359,7 +282,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     limit = min(TELEGRAM_FILE_LIMIT, state.engine.max_file_bytes)
     if document.file_size and document.file_size > limit:
-        await message.reply_text(text("too_big", lang, name=name, size=document.file_size / 1e6,
+        await message.reply_text(say("too_big", lang, name=name, size=document.file_size / 1e6,
                                       limit=limit / 1e6))
         return
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
@@ -368,7 +291,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         data = bytes(await received.download_as_bytearray())
     except TelegramError as exc:
         log.warning("download_failed", extra={"file": name, "error": str(exc)})
-        await message.reply_text(text("download_failed", lang, name=name, error=str(exc)))
+        await message.reply_text(say("download_failed", lang, name=name, error=str(exc)))
         return
     report = await asyncio.to_thread(state.engine.intake.add_file, name, data)
     await _reply_added(update, report)
@@ -390,7 +313,7 @@ async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if state is None:
         return
     if not state.feeds:
-        await update.effective_message.reply_text(text("no_feeds", _lang(update)))
+        await update.effective_message.reply_text(say("no_feeds", _lang(update)))
         return
     results = await asyncio.to_thread(state.engine.intake.status, state.feeds)
     for part in pack(feeds_blocks(results)):
@@ -418,35 +341,33 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     try:
         q = state.engine.validate(question)
     except QuestionError as exc:
-        await message.reply_text(text(exc.check, lang, **exc.details))
+        await message.reply_text(say(exc.check, lang, **exc.details))
         return
     wait = state.access.retry_after(update.effective_user.id)
     if wait:
-        await message.reply_text(text("rate", lang, s=wait))
+        await message.reply_text(say("rate", lang, s=wait))
         return
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-    key = state.conversations.key(message, update.effective_user.id, context.bot.id)
+    key = _conversation(state, message, update.effective_user.id, context.bot.id)
     history = state.conversations.history(key)
     if state.engine.llm is not None:  # a generated answer: its draft is shown as it comes
         answer, sent = await reply_streamed(
             message, lambda on_text: state.engine.ask(q, None, history, on_text=on_text), lang)
-        state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
+        state.conversations.add(key, q, [(message.chat_id, m.message_id) for m in sent])
         log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
                                     "mode": answer.mode, "fallback": answer.fallback,
                                     "total_ms": round(answer.timings_ms["total"])})
         return
     answer = await asyncio.to_thread(state.engine.ask, q, None, history)
     parts = pack(answer_blocks(answer, lang))
-    buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
-               for c in answer.citations]
-    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    markup = citation_markup(answer)
     sent = []
     for i, part in enumerate(parts):
         sent.append(await message.reply_text(
             part, parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
             reply_markup=markup if i == len(parts) - 1 else None,
         ))
-    state.conversations.add(key, q, [m.message_id for m in sent], message.chat_id)
+    state.conversations.add(key, q, [(message.chat_id, m.message_id) for m in sent])
     log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
                                 "total_ms": round(answer.timings_ms["total"])})
 
@@ -455,7 +376,7 @@ async def id_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """Tell anyone their numeric user id (what KHABAR_ADMINS and KHABAR_ALLOWED_USERS take)."""
     user, message = update.effective_user, update.effective_message
     if user is not None and message is not None:
-        await message.reply_text(text("your_id", _lang(update), uid=user.id))
+        await message.reply_text(say("your_id", _lang(update), uid=user.id))
 
 
 async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -464,9 +385,9 @@ async def new_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     state = _state(context)
     message = update.effective_message
-    state.conversations.reset(state.conversations.key(message, update.effective_user.id,
-                                                      context.bot.id))
-    await message.reply_text(text("new", _lang(update)))
+    state.conversations.reset(_conversation(state, message, update.effective_user.id,
+                                            context.bot.id))
+    await message.reply_text(say("new", _lang(update)))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -485,7 +406,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     found = await asyncio.to_thread(state.engine.passage, int(value))
     if found is None:
-        await query.message.reply_text(text("gone", _lang(update)))
+        await query.message.reply_text(say("gone", _lang(update)))
         return
     meta = found.doc
     for part in pack([passage_html(meta.title, meta.path, meta.outlet, meta.date, meta.url,
@@ -501,7 +422,7 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not await _gate(update, context):
         return
-    await message.reply_text(text("non_text", _lang(update)))
+    await message.reply_text(say("non_text", _lang(update)))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -509,7 +430,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("handler_error", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message:
         try:
-            await update.effective_message.reply_text(text("error", _lang(update)))
+            await update.effective_message.reply_text(say("error", _lang(update)))
         except Exception:  # the error may be that Telegram is unreachable
             log.warning("error_reply_failed")
 

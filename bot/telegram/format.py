@@ -13,8 +13,9 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from khabar.bot.render import also_in, notices
+from khabar.bot.answers import also_in, byline, notices, read_as
 from khabar.retrieval.normalize import script
+from khabar.retrieval.strings import say
 from khabar.retrieval.types import Answer, Citation
 
 if TYPE_CHECKING:
@@ -22,116 +23,6 @@ if TYPE_CHECKING:
 
 MAX_MESSAGE = 4096
 RLM, LRM = "\u200f", "\u200e"
-
-TEXTS: dict[str, dict[str, str]] = {
-    "help": {
-        "en": ("I answer questions about {docs} news articles ({langs}; newest from {latest}).\n"
-               "Just send a question in Arabic, Persian or English. In groups, mention me or use "
-               "/ask <question>.\nFollow-up questions continue the conversation; /new starts "
-               "a new one.\n/sources lists the articles."),
-        "ar": ("أجيب عن أسئلة حول {docs} مقالاً إخبارياً ({langs}؛ أحدثها بتاريخ {latest}).\n"
-               "أرسل سؤالك بالعربية أو الفارسية أو الإنجليزية. في المجموعات، اذكرني أو استخدم "
-               "‎/ask‎ مع السؤال.\nالأسئلة اللاحقة تكمل المحادثة؛ ‎/new‎ يبدأ محادثة جديدة.\n"
-               "‎/sources‎ يعرض قائمة المقالات."),
-        "fa": ("به پرسش‌ها درباره {docs} مقاله خبری پاسخ می‌دهم ({langs}؛ تازه‌ترین: {latest}).\n"
-               "پرسش خود را به فارسی، عربی یا انگلیسی بفرستید. در گروه‌ها مرا نام ببرید یا از "
-               "‎/ask‎ استفاده کنید.\nپرسش‌های بعدی گفتگو را ادامه می‌دهند؛ ‎/new‎ گفتگوی تازه‌ای "
-               "آغاز می‌کند.\n‎/sources‎ فهرست مقاله‌ها را نشان می‌دهد."),
-    },
-    "also_in": {"en": "also in", "ar": "وأيضاً في", "fa": "همچنین در"},
-    "new": {
-        "en": "New conversation: I will read your next question on its own.",
-        "ar": "محادثة جديدة: سأقرأ سؤالك التالي مستقلاً.",
-        "fa": "گفتگوی تازه: پرسش بعدی شما را مستقل می‌خوانم.",
-    },
-    "non_text": {
-        "en": "I can only read text. Please type your question.",
-        "ar": "أستطيع قراءة النصوص فقط. اكتب سؤالك من فضلك.",
-        "fa": "فقط می‌توانم متن بخوانم. لطفاً پرسش خود را بنویسید.",
-    },
-    "empty": {
-        "en": "Please send a question, e.g. /ask Who signed the treaty?",
-        "ar": "أرسل سؤالاً، مثلاً: ‎/ask‎ من وقع المعاهدة؟",
-        "fa": "یک پرسش بفرستید، مثلاً: ‎/ask‎ چه کسی پیمان را امضا کرد؟",
-    },
-    "too_long": {
-        "en": ("Your question is {length} characters long; the limit is {limit}. "
-               "Please ask it shorter."),
-        "ar": "سؤالك طوله {length} حرفاً والحد الأقصى {limit}. اختصره من فضلك.",
-        "fa": "پرسش شما {length} نویسه است و حداکثر {limit} است. لطفاً کوتاه‌ترش کنید.",
-    },
-    "denied": {
-        "en": "Sorry, this bot is private. Your user id is {uid}: send it to an admin for access.",
-        "ar": "عذراً، هذا البوت خاص. رقم المستخدم الخاص بك هو {uid}: أرسله إلى المسؤول.",
-        "fa": "متأسفم، این ربات خصوصی است. شناسه کاربری شما {uid} است؛ آن را برای مدیر بفرستید.",
-    },
-    "your_id": {
-        "en": "Your Telegram user id is {uid}.",
-        "ar": "رقم المستخدم الخاص بك في تيليغرام هو {uid}.",
-        "fa": "شناسه کاربری تلگرام شما {uid} است.",
-    },
-    "rate": {
-        "en": "You are asking too fast. Please try again in {s} seconds.",
-        "ar": "أنت ترسل الأسئلة بسرعة كبيرة. حاول مجدداً بعد {s} ثانية.",
-        "fa": "خیلی سریع می‌پرسید. لطفاً {s} ثانیه دیگر دوباره امتحان کنید.",
-    },
-    "admin_only": {
-        "en": "Sorry, only admins can do that.",
-        "ar": "عذراً، هذا الأمر للمسؤولين فقط.",
-        "fa": "متأسفم، این فرمان فقط برای مدیران است.",
-    },
-    "error": {
-        "en": "Something went wrong while answering. Please try again.",
-        "ar": "حدث خطأ أثناء الإجابة. حاول مرة أخرى من فضلك.",
-        "fa": "هنگام پاسخ‌دادن خطایی رخ داد. لطفاً دوباره امتحان کنید.",
-    },
-    "writing": {
-        "en": "Writing the answer…",
-        "ar": "جارٍ كتابة الإجابة…",
-        "fa": "در حال نوشتن پاسخ…",
-    },
-    "add_admin_only": {
-        "en": "Only admins can add articles. Send me a question about the news instead.",
-        "ar": "إضافة المقالات للمسؤولين فقط. أرسل لي سؤالاً عن الأخبار بدلاً من ذلك.",
-        "fa": "فقط مدیران می‌توانند مقاله اضافه کنند. به‌جای آن درباره خبرها از من بپرسید.",
-    },
-    "added": {"en": "Added", "ar": "أُضيف", "fa": "افزوده شد"},
-    "unchanged": {"en": "Already indexed", "ar": "موجود في الفهرس", "fa": "از قبل در نمایه"},
-    "not_added": {"en": "Not added", "ar": "لم يُضف", "fa": "افزوده نشد"},
-    "passages": {"en": "{n} passages", "ar": "{n} مقاطع", "fa": "{n} بخش"},
-    "too_big": {
-        "en": "{name} is {size:.1f} MB; I can add files up to {limit:.0f} MB.",
-        "ar": "حجم {name} ‏{size:.1f} ميغابايت؛ أستطيع إضافة ملفات حتى {limit:.0f} ميغابايت.",
-        "fa": "حجم {name} ‏{size:.1f} مگابایت است؛ فایل‌ها تا {limit:.0f} مگابایت افزوده می‌شوند.",
-    },
-    "download_failed": {
-        "en": "I could not download {name} from Telegram ({error}).",
-        "ar": "لم أستطع تنزيل {name} من تيليغرام ({error}).",
-        "fa": "نتوانستم {name} را از تلگرام دریافت کنم ({error}).",
-    },
-    "no_feeds": {
-        "en": "No feeds are followed: set KHABAR_FEEDS and restart the bot.",
-        "ar": "لا توجد خلاصات متابعة: اضبط KHABAR_FEEDS وأعد تشغيل البوت.",
-        "fa": "هیچ خوراکی دنبال نمی‌شود: KHABAR_FEEDS را تنظیم و ربات را دوباره راه‌اندازی کنید.",
-    },
-    "gone": {
-        "en": "That passage is no longer in the index (the articles were updated).",
-        "ar": "هذا المقطع لم يعد في الفهرس (تم تحديث المقالات).",
-        "fa": "این بخش دیگر در نمایه نیست (مقاله‌ها به‌روز شده‌اند).",
-    },
-}
-
-
-def text(key: str, lang: str, **values: object) -> str:
-    table = TEXTS[key]
-    return table.get(lang, table["en"]).format(**values)
-
-
-def ui_lang(code: str | None) -> str:
-    """Telegram's ``language_code`` (e.g. ``fa-IR``) to one of our UI languages."""
-    base = (code or "en").split("-")[0].lower()
-    return base if base in ("ar", "fa") else "en"
-
 
 def mark(plain: str) -> str:
     """The direction mark a paragraph of ``plain`` text should start with."""
@@ -145,7 +36,7 @@ def _e(value: str) -> str:
 def article_header(c: Citation) -> str:
     """A cited article, named once: its citation numbers, title, outlet and date, file."""
     title = c.title or c.doc
-    meta = " · ".join(x for x in (c.outlet, c.date) if x)
+    meta = byline(c.outlet, c.date)
     line = f"<b>{_e(title)}</b>" + (f" — {_e(meta)}" if meta else "")
     return mark(title) + line + f"\n{LRM}<code>{_e(c.doc)}</code>"
 
@@ -155,14 +46,14 @@ def answer_blocks(answer: Answer, lang: str = "en") -> list[str]:
     snippets, each under its ``[n]``, and the other outlets carrying the same story."""
     blocks = [mark(answer.answer) + _e(answer.answer)
               + "".join(f"\n{LRM}<i>{_e(line)}</i>" for line in notices(answer))]
-    if answer.standalone and answer.standalone != answer.question:  # how a follow-up was read
-        blocks[0] = f"{mark(answer.standalone)}<i>↳ {_e(answer.standalone)}</i>\n" + blocks[0]
+    read = read_as(answer)
+    if read:
+        blocks[0] = f"{mark(read)}<i>↳ {_e(read)}</i>\n" + blocks[0]
     for group in answer.by_article():
         quotes = "".join(f"\n{mark(c.snippet)}[{c.n}]{_page(c)} <blockquote expandable>"
                          f"{mark(c.snippet)}{_e(c.snippet)}</blockquote>" for c in group)
         also = also_in(group)
-        note = f"\n{mark(also)}<i>{_e(TEXTS['also_in'].get(lang, TEXTS['also_in']['en']))}: "\
-               f"{_e(also)}</i>" if also else ""
+        note = f"\n{mark(also)}<i>{_e(say('also_in', lang))}: {_e(also)}</i>" if also else ""
         blocks.append(article_header(group[0]) + note + quotes)
     return blocks
 
@@ -173,7 +64,7 @@ def _page(c: Citation) -> str:
 
 def passage_html(title: str | None, doc: str, outlet: str | None, date: str | None,
                  url: str | None, passage: str) -> str:
-    meta = " · ".join(x for x in (outlet, date) if x)
+    meta = byline(outlet, date)
     head = mark(title or doc) + f"<b>{_e(title or doc)}</b>"
     if meta:
         head += f"\n{mark(meta)}{_e(meta)}"
@@ -189,14 +80,13 @@ def added_blocks(report: AddReport, lang: str) -> list[str]:
     blocks = []
     for a in report.added:
         title = a.title or a.path
-        meta = " · ".join(x for x in (a.outlet, a.date, text("passages", lang, n=a.passages))
-                          if x)
-        blocks.append(f"{mark(title)}✅ {text('added', lang)}: <b>{_e(title)}</b>\n"
+        meta = byline(a.outlet, a.date, say("passages", lang, n=a.passages))
+        blocks.append(f"{mark(title)}✅ {say('added', lang)}: <b>{_e(title)}</b>\n"
                       f"{mark(meta)}{_e(meta)}\n{LRM}<code>{_e(a.path)}</code>")
     for u in report.unchanged:
-        blocks.append(f"☑️ {text('unchanged', lang)}: {LRM}<code>{_e(u.path)}</code>")
+        blocks.append(f"☑️ {say('unchanged', lang)}: {LRM}<code>{_e(u.path)}</code>")
     for f in report.failed:
-        blocks.append(f"❌ {text('not_added', lang)}: {LRM}<code>{_e(f.item)}</code>\n"
+        blocks.append(f"❌ {say('not_added', lang)}: {LRM}<code>{_e(f.item)}</code>\n"
                       f"{LRM}{_e(f.reason)}")
     return blocks
 

@@ -20,7 +20,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter
 
-from khabar.bot.telegram.format import MAX_MESSAGE, answer_blocks, pack, text
+from khabar.bot.telegram.format import MAX_MESSAGE, answer_blocks, pack
+from khabar.retrieval.strings import say
 from khabar.retrieval.types import Answer
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ async def reply_streamed(message: Message, ask: Callable[[Callable[[str], None]]
         draft.append(delta)
         loop.call_soon_threadsafe(written.set)
 
-    placeholder = await message.reply_text(text("writing", lang))
+    placeholder = await message.reply_text(say("writing", lang))
     pacer = _Pacer(placeholder)
     work = asyncio.ensure_future(asyncio.to_thread(ask, on_text))
     shown = ""

@@ -129,7 +129,7 @@ CREATE TABLE IF NOT EXISTS skeletons (
 ) WITHOUT ROWID;
 -- Per article language, the number of passages and the sum of their vectors: the language's
 -- centroid, against which search measures how much a passage stands out for a question
--- (``retrieval.search``). Kept as running sums so a small addition does not read them all.
+-- (``stages.retrieve``). Kept as running sums so a small addition does not read them all.
 CREATE TABLE IF NOT EXISTS languages (
     lang TEXT PRIMARY KEY,
     passages INTEGER NOT NULL,

@@ -17,7 +17,7 @@ A generation's vectors are two files: the base (``vectors.faiss``) and the vecto
 it was written (``vectors-new.faiss``, exact). A small update writes only the second and hard-
 links the first from the previous generation, so adding one article to 100,000 passages writes
 kilobytes, not hundreds of megabytes. Removed passages stay in the files as tombstones (search
-skips ids the store no longer has, ``retrieval.search``); once the added or the removed vectors
+skips ids the store no longer has, ``stages.retrieve``); once the added or the removed vectors
 pass a tenth of the index, the next update writes a fresh base.
 """
 

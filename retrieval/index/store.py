@@ -31,30 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
+from khabar.retrieval.blobs import from_blob, from_blobs, to_blob
 from khabar.retrieval.normalize import script, tokens
 from khabar.retrieval.translit import lookup_keys
 from khabar.retrieval.types import Document, Passage, Sentence
 
 # 11: indexing gives corpus terms vectors (``retrieval.lexicon``); a rebuild fills them in.
 SCHEMA_VERSION = 11
-# Vectors are stored as float16: cosine scores move by ~1e-4 and the store is half the size.
-_VECTOR_DTYPE = np.float16
-
-
-def to_blob(vector: np.ndarray) -> bytes:
-    """A vector as every SQLite file of the index keeps it (the store, the lexicon)."""
-    return np.asarray(vector, dtype=_VECTOR_DTYPE).tobytes()
-
-
-def from_blob(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=_VECTOR_DTYPE).astype(np.float32)
-
-
-def from_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
-    """Many stored vectors as one matrix, in one copy."""
-    return np.frombuffer(b"".join(blobs), dtype=_VECTOR_DTYPE).reshape(
-        len(blobs), dim).astype(np.float32)
-
 
 # One file may hold many documents (a JSON Lines export); ``documents.path`` is the file path
 # for single-article files and ``file#N`` for the N-th record of an export.

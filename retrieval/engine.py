@@ -24,7 +24,7 @@ from khabar.retrieval.answer.types import Answer
 from khabar.retrieval.index.backend import Generation, IndexBackend, open_backend
 from khabar.retrieval.index.generations import IndexDir
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
-from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
+from khabar.retrieval.index.records import DocMeta, StoredArticle, StoredPassage
 from khabar.retrieval.ingest.chunking import Chunker
 from khabar.retrieval.ingest.fetch import FetchOptions
 from khabar.retrieval.lexicon import Lexicon

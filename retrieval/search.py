@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from khabar.retrieval.dates import Period
-from khabar.retrieval.index.generations import Generation
-from khabar.retrieval.index.store import PassageRow, Store, StoredPassage
+from khabar.retrieval.index.backend import Generation
+from khabar.retrieval.index.records import PassageRow, StoredPassage
+from khabar.retrieval.index.store import Store
 from khabar.retrieval.normalize import FUSED_QUESTION_WORDS, STOPWORDS
 from khabar.retrieval.translit import FOLD_PREFIX, folds, latin_names, lookup_keys, skeletons
 from khabar.retrieval.types import Hit, Query, Sentence

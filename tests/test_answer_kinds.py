@@ -6,7 +6,7 @@ import pytest
 
 from khabar.retrieval.answer.compose import _states_quantity
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.index.store import DocMeta, StoredPassage
+from khabar.retrieval.index.records import DocMeta, StoredPassage
 from khabar.retrieval.normalize import normalize, tokens
 from khabar.retrieval.types import Sentence
 

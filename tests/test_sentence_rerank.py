@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.index.store import PassageRow
+from khabar.retrieval.index.records import PassageRow
 from khabar.retrieval.search import SearchOptions, _by_best_sentence
 from khabar.retrieval.types import Query, Sentence
 

@@ -3,7 +3,7 @@ answer sentence: a reader sees it as quoted text, so it must open and close on w
 
 from khabar.retrieval.answer.compose import SNIPPET_CHARS, _Sentence, _snippet_span
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.index.store import DocMeta, StoredPassage
+from khabar.retrieval.index.records import DocMeta, StoredPassage
 from khabar.retrieval.normalize import normalize
 
 _OPENING = ("أكد الرئيس الروسي أن مسألة تقديم المساعدة العسكرية المتبادلة بين البلدين مسألة "

@@ -14,7 +14,7 @@ import numpy as np
 
 from khabar.retrieval.answer.types import Citation, Source
 from khabar.retrieval.dates import Mention, may_mention, mentions
-from khabar.retrieval.index.store import StoredPassage
+from khabar.retrieval.index.records import StoredPassage
 from khabar.retrieval.normalize import normalize
 from khabar.retrieval.search import SearchResult, coverage
 from khabar.retrieval.types import Query, Sentence, page_at

@@ -28,7 +28,7 @@ from khabar.retrieval.dates import Period, asked_period, without_newest_words
 from khabar.retrieval.errors import QuestionError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import LiveIndex
-from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
+from khabar.retrieval.index.records import DocMeta, StoredArticle, StoredPassage
 from khabar.retrieval.lexicon import (
     CANDIDATES,
     MIN_PASSAGES,

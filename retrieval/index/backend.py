@@ -16,21 +16,20 @@ the one suite run against every backend.
 
 from __future__ import annotations
 
-import json
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from khabar.retrieval.errors import KhabarError, SettingsError
-from khabar.retrieval.index.store import (
+from khabar.retrieval.index.records import (
     DocMeta,
     FileState,
+    Manifest,
     PassageRow,
     StoredArticle,
     StoredPassage,
@@ -65,70 +64,6 @@ class IndexDamagedError(KhabarIndexError):
 
 class IndexWriteError(KhabarIndexError):
     """The index cannot be written (not a folder, no permission, disk full)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    """What built a generation; checked on every open."""
-
-    schema: int
-    embedder: str
-    dim: int
-    vector_index: str
-    generation: int
-    documents: int
-    passages: int
-    created: float
-    # ``Chunker.settings`` of the run that built it; None in manifests older than the field.
-    chunking: dict[str, int] | None = None
-    # The store (a file in the index directory, or a set of Milvus collections) whose rows
-    # this generation sees.
-    store: str | None = None
-    # Approximate index only: (lists probed, candidates re-ranked) chosen at build time, the
-    # recall@10 against exact search it measured, and how many vectors its lists were trained on.
-    vector_setting: list[int] | None = None
-    recall_at_10: float | None = None
-    vectors_trained_on: int | None = None
-    # Vectors in the base file, and ids in the files whose passages are gone (tombstones).
-    vectors_base: int | None = None
-    vectors_stale: int = 0
-    # Local backend: size in bytes of each file of the generation directory besides this one,
-    # so a truncated or replaced file is found by a stat, without reading it.
-    files: dict[str, int] | None = None
-
-    def vector_fields(self) -> dict:
-        """The fields ``VectorIndex.describe`` wrote, for ``VectorIndex.load``."""
-        return {"vector_index": self.vector_index, "vector_setting": self.vector_setting,
-                "recall_at_10": self.recall_at_10, "vectors_trained_on": self.vectors_trained_on,
-                "vectors_base": self.vectors_base, "vectors_stale": self.vectors_stale,
-                "dim": self.dim}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Manifest:
-        """Fields this version does not know (older or newer manifests) are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def read(cls, path: Path) -> Manifest:
-        return cls.from_json(path.read_text(encoding="utf-8"))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    def write(self, path: Path) -> None:
-        write_durable(path, self.to_json())
-
-
-def write_durable(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 class StoreReader(Protocol):

@@ -37,10 +37,9 @@ from khabar.retrieval.index.backend import (
     IndexLockedError,
     IndexNotFoundError,
     IndexWriteError,
-    Manifest,
     check_compatible,
-    write_durable,
 )
+from khabar.retrieval.index.records import Manifest, write_durable
 from khabar.retrieval.index.store import SCHEMA_VERSION, Store
 from khabar.retrieval.index.vectors import VectorIndex, kind_for, tune_vectors
 

@@ -54,7 +54,6 @@ from khabar.retrieval.index.backend import (
     IndexLockedError,
     IndexNotFoundError,
     KhabarIndexError,
-    Manifest,
     StoreWriter,
     check_compatible,
 )
@@ -71,6 +70,7 @@ from khabar.retrieval.index.milvus_store import (
     quote,
     visible,
 )
+from khabar.retrieval.index.records import Manifest
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient

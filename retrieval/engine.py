@@ -21,10 +21,11 @@ from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
 from khabar.retrieval.answer.compose import AnswerOptions
 from khabar.retrieval.answer.service import AnswerService, ServiceStats
 from khabar.retrieval.answer.types import Answer
-from khabar.retrieval.index.backend import Generation, IndexBackend, open_backend
+from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import IndexDir
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
 from khabar.retrieval.index.records import DocMeta, StoredArticle, StoredPassage
+from khabar.retrieval.index.registry import open_backend
 from khabar.retrieval.ingest.chunking import Chunker
 from khabar.retrieval.ingest.fetch import FetchOptions
 from khabar.retrieval.lexicon import Lexicon

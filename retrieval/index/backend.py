@@ -1,10 +1,12 @@
-"""Where an index lives: the interface every store backend provides, and the factory.
+"""Where an index lives: the interface every store backend provides.
 
 Search, the answer stage and the indexer speak only to this interface, so the same questions
 get the same answers whether the index is a directory on one disk (``local``: SQLite + FAISS,
 ``retrieval.index.generations``, the default and the fast path) or collections in a Milvus
 deployment that any number of serving processes on any machines share (``milvus``:
-``retrieval.index.milvus``, a Milvus Lite file or a server/cluster).
+``retrieval.index.milvus``, a Milvus Lite file or a server/cluster). Which one is chosen by name
+in ``registry.py``; this module imports none of them, only the records they exchange
+(``records.py``).
 
 Every backend keeps the same semantics: an index is a sequence of immutable generations; a
 writer builds the next one under a single-writer lock and publishes it atomically (a writer
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from khabar.retrieval.errors import KhabarError, SettingsError
+from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.records import (
     DocMeta,
     FileState,
@@ -38,8 +40,6 @@ from khabar.retrieval.types import Document, Passage, Sentence
 
 if TYPE_CHECKING:
     from khabar.embeddings.base import Embedder
-
-BACKENDS = ("local", "milvus")
 
 
 class KhabarIndexError(KhabarError):
@@ -227,29 +227,3 @@ def check_compatible(manifest: Manifest, where: str, embedder_spec: str, dim: in
             f"(dim {manifest.dim}) but the configured embedder is {embedder_spec!r}; "
             f"rebuild it with `khabar index --rebuild`, or set KHABAR_EMBEDDER={manifest.embedder}"
         )
-
-
-class BackendSettings(Protocol):
-    """What ``open_backend`` reads; ``khabar.bot.settings.Settings`` provides it."""
-
-    backend: str
-    index_dir: Path
-    milvus_uri: str
-    milvus_token: str
-    milvus_prefix: str
-    milvus_index: str
-
-
-def open_backend(settings: BackendSettings) -> IndexBackend:
-    """The configured backend; Milvus (and pymilvus) is imported only when chosen."""
-    if settings.backend == "local":
-        from khabar.retrieval.index.generations import IndexDir
-
-        return IndexDir(settings.index_dir)
-    if settings.backend == "milvus":
-        from khabar.retrieval.index.milvus import MilvusIndex
-
-        return MilvusIndex(settings.milvus_uri, token=settings.milvus_token,
-                           prefix=settings.milvus_prefix, index_type=settings.milvus_index)
-    raise SettingsError(f"invalid setting KHABAR_BACKEND={settings.backend!r}: choose from "
-                        f"{', '.join(BACKENDS)}")

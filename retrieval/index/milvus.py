@@ -71,6 +71,7 @@ from khabar.retrieval.index.milvus_store import (
     visible,
 )
 from khabar.retrieval.index.records import Manifest
+from khabar.retrieval.index.registry import BackendSettings, register
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -454,3 +455,11 @@ def _locked(data_dir: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def _open(settings: BackendSettings) -> MilvusIndex:
+    return MilvusIndex(settings.milvus_uri, token=settings.milvus_token,
+                       prefix=settings.milvus_prefix, index_type=settings.milvus_index)
+
+
+register("milvus", _open)

@@ -12,7 +12,7 @@ Every backend keeps the same semantics: an index is a sequence of immutable gene
 writer builds the next one under a single-writer lock and publishes it atomically (a writer
 killed at any moment leaves the previous generation answering, and the next run undoes its
 leftovers); readers open the live generation and switch to a newer one between questions; an
-index built by another embedder is refused with the rebuild hint. ``tests/test_backends.py`` is
+index built by another embedder is refused with the rebuild hint. ``tests/backend_suite.py`` is
 the one suite run against every backend.
 """
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from khabar.bot.settings import Settings
+from khabar.retrieval.index.registry import BACKENDS
 
 if TYPE_CHECKING:
     from khabar.retrieval.engine import Khabar
@@ -43,7 +44,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                   help="Index directory [KHABAR_INDEX_DIR, default .khabar/index]")
     @click.option("--embedder", default=None,
                   help="Embedder spec: e5-small-bundled or st:<model> [KHABAR_EMBEDDER]")
-    @click.option("--backend", default=None, type=click.Choice(["local", "milvus"]),
+    @click.option("--backend", default=None, type=click.Choice(BACKENDS),
                   help="Where the index lives [KHABAR_BACKEND, default local; milvus also "
                        "reads KHABAR_MILVUS_URI, KHABAR_MILVUS_TOKEN, KHABAR_MILVUS_PREFIX]")
     @functools.wraps(fn)
@@ -210,7 +211,7 @@ def _show_added(report: AddReport) -> None:
 
 def _check_index(settings: Settings, as_json: bool) -> None:
     """``khabar index --check``: exit 0 and say what is there, or exit 1 with the damage."""
-    from khabar.retrieval.index.backend import open_backend
+    from khabar.retrieval.index.registry import open_backend
 
     index_dir = open_backend(settings)
     damage = index_dir.damage(deep=True)

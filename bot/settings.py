@@ -17,12 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from khabar.embeddings.registry import DEFAULT_EMBEDDER
 from khabar.retrieval.errors import SettingsError
+from khabar.retrieval.index import registry
 from khabar.retrieval.stages.rerank.registry import DEFAULT as DEFAULT_RERANKER
 from khabar.retrieval.stages.rerank.registry import names as reranker_names
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
-BACKENDS = ("local", "milvus")
 MILVUS_INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "DISKANN", "AUTOINDEX")
 # Milvus collection names: letters, digits and underscores, not starting with a digit; the
 # longest name Khabar appends to the prefix is ~20 characters of Milvus's 255.
@@ -115,7 +115,8 @@ class Settings(BaseSettings):
     @field_validator("search_mode", "backend")
     @classmethod
     def _choice(cls, value: str, info: ValidationInfo) -> str:
-        choices = SEARCH_MODES if info.field_name == "search_mode" else BACKENDS
+        # Backends registered after this class was built are valid too: ask at each check.
+        choices = SEARCH_MODES if info.field_name == "search_mode" else registry.names()
         if value not in choices:
             raise ValueError(f"choose from {', '.join(choices)}")
         return value

@@ -30,10 +30,11 @@ import numpy as np
 from khabar.embeddings.base import Embedder
 from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
 from khabar.retrieval.errors import QuestionError
-from khabar.retrieval.index.backend import Generation, IndexBackend, open_backend
+from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import IndexDir, LiveIndex
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
-from khabar.retrieval.index.store import DocMeta, StoredArticle, StoredPassage
+from khabar.retrieval.index.records import DocMeta, StoredArticle, StoredPassage
+from khabar.retrieval.index.registry import open_backend
 from khabar.retrieval.ingest.chunking import Chunker
 from khabar.retrieval.ingest.fetch import FetchOptions
 from khabar.retrieval.lexicon import Lexicon

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from khabar.retrieval.index.store import from_blobs, to_blob
+from khabar.retrieval.blobs import from_blobs, to_blob
 from khabar.retrieval.normalize import STOPWORDS
 
 if TYPE_CHECKING:

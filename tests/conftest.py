@@ -46,18 +46,6 @@ requires_milvus = pytest.mark.skipif(
     importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("milvus_lite") is None,
     reason="needs the milvus extra: pip install 'khabar[milvus]' (make test installs it)",
 )
-BACKENDS = ["local", pytest.param("milvus", marks=requires_milvus)]
-
-
-def make_backend(kind: str, folder: Path):
-    """A fresh index of ``kind`` under ``folder``: a directory, or a Milvus Lite file."""
-    if kind == "local":
-        from khabar.retrieval.index.generations import IndexDir
-
-        return IndexDir(folder / "index")
-    from khabar.retrieval.index.milvus import MilvusIndex
-
-    return MilvusIndex(str(folder / "milvus.db"), prefix="test")
 
 
 shared_eval = pytest.mark.skipif(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.index.store import DocMeta, StoredPassage
+from khabar.retrieval.index.records import DocMeta, StoredPassage
 from khabar.retrieval.normalize import normalize, tokens
 from khabar.retrieval.stages.rerank.best_sentence import states_quantity
 from khabar.retrieval.types import Sentence

@@ -1,6 +1,6 @@
 """What only the Milvus backend has: a server several processes share, the lease lock, the
-one-process rule of a Milvus Lite file, and its settings. The behaviour both backends share is
-tested once for both in ``test_backends.py``."""
+one-process rule of a Milvus Lite file, and its settings; and the suite every backend passes
+(``backend_suite.py``), run on Milvus Lite."""
 
 from __future__ import annotations
 
@@ -14,14 +14,34 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SMALL_CORPUS, make_backend, requires_milvus, write_articles
+from backend_suite import BackendKit, BackendSuite
+from conftest import ROOT, SMALL_CORPUS, requires_milvus, write_articles
 
 from khabar.bot.settings import Settings
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import SettingsError
 from khabar.retrieval.index.backend import IndexLockedError
+from khabar.retrieval.index.milvus import MilvusIndex
 
 pytestmark = requires_milvus
+
+
+def milvus_lite_index(folder: Path) -> MilvusIndex:
+    """A Milvus Lite file under ``folder``, with its collections under their own prefix."""
+    return MilvusIndex(str(folder / "milvus.db"), prefix="test")
+
+
+def _drop_passages(engine: Khabar) -> str:
+    index = engine.index_dir
+    store = index.manifest().store
+    index.client.drop_collection(f"{index.prefix}_{store}_passages")
+    return "passages of gen-000001 is missing"
+
+
+class TestMilvusLiteBackend(BackendSuite):
+    @pytest.fixture
+    def backend_kit(self) -> BackendKit:
+        return BackendKit("milvus", milvus_lite_index, _drop_passages)
 
 
 def _khabar(*args: str, env: dict[str, str], **kw) -> subprocess.Popen:
@@ -68,7 +88,7 @@ def test_settings_check_the_uri_and_keep_the_token_secret():
 
 
 def test_a_lite_file_open_in_another_process_is_explained(tmp_path, fake_embedder):
-    index = make_backend("milvus", tmp_path)
+    index = milvus_lite_index(tmp_path)
     engine = Khabar(index, seeds=tmp_path / "seeds", embedder=fake_embedder)
     write_articles(tmp_path / "seeds", SMALL_CORPUS)
     engine.index()
@@ -86,7 +106,7 @@ def test_a_lite_file_open_in_another_process_is_explained(tmp_path, fake_embedde
 
 
 def test_a_dead_writers_lease_is_freed_and_a_live_ones_is_not(tmp_path, fake_embedder):
-    index = make_backend("milvus", tmp_path)
+    index = milvus_lite_index(tmp_path)
     write_articles(tmp_path / "seeds", SMALL_CORPUS)
     engine = Khabar(index, seeds=tmp_path / "seeds", embedder=fake_embedder)
     try:
@@ -158,7 +178,7 @@ def test_two_serving_processes_follow_a_new_generation(tmp_path):
 
 
 def test_eval_and_bench_corpora_get_their_own_prefix(tmp_path: Path):
-    index = make_backend("milvus", tmp_path)
+    index = milvus_lite_index(tmp_path)
     sibling = index.sibling(tmp_path / "eval", "seeds-dev-0123abcd")
     assert sibling.prefix == "test_seeds_dev_0123abcd" and sibling.uri == index.uri
     assert sibling.environment()["KHABAR_MILVUS_PREFIX"] == "test_seeds_dev_0123abcd"

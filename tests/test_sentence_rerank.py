@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.index.store import PassageRow
+from khabar.retrieval.index.records import PassageRow
 from khabar.retrieval.stages.rerank.base import RerankOptions
 from khabar.retrieval.stages.rerank.best_sentence import _by_best_sentence
 from khabar.retrieval.types import Candidate, Query, Sentence

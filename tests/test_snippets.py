@@ -2,7 +2,7 @@
 answer sentence: a reader sees it as quoted text, so it must open and close on whole words."""
 
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.index.store import DocMeta, StoredPassage
+from khabar.retrieval.index.records import DocMeta, StoredPassage
 from khabar.retrieval.normalize import normalize
 from khabar.retrieval.stages.compose import SNIPPET_CHARS, _snippet_span
 from khabar.retrieval.types import ScoredSentence

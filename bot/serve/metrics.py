@@ -26,7 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from khabar.retrieval.errors import KhabarError
-from khabar.retrieval.index.backend import Manifest
+from khabar.retrieval.index.records import Manifest
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # A ``_created`` series per label set would double the output for nothing a dashboard uses.

@@ -1,36 +1,37 @@
-"""Where an index lives: the interface every store backend provides, and the factory.
+"""Where an index lives: the interface every store backend provides.
 
 Search, the answer stage and the indexer speak only to this interface, so the same questions
 get the same answers whether the index is a directory on one disk (``local``: SQLite + FAISS,
 ``retrieval.index.generations``, the default and the fast path) or collections in a Milvus
 deployment that any number of serving processes on any machines share (``milvus``:
-``retrieval.index.milvus``, a Milvus Lite file or a server/cluster).
+``retrieval.index.milvus``, a Milvus Lite file or a server/cluster). Which one is chosen by name
+in ``registry.py``; this module imports none of them, only the records they exchange
+(``records.py``).
 
 Every backend keeps the same semantics: an index is a sequence of immutable generations; a
 writer builds the next one under a single-writer lock and publishes it atomically (a writer
 killed at any moment leaves the previous generation answering, and the next run undoes its
 leftovers); readers open the live generation and switch to a newer one between questions; an
-index built by another embedder is refused with the rebuild hint. ``tests/test_backends.py`` is
+index built by another embedder is refused with the rebuild hint. ``tests/backend_suite.py`` is
 the one suite run against every backend.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from khabar.retrieval.errors import KhabarError, SettingsError
-from khabar.retrieval.index.store import (
+from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.index.records import (
     DocMeta,
     FileState,
+    Manifest,
     PassageRow,
     StoredArticle,
     StoredPassage,
@@ -39,8 +40,6 @@ from khabar.retrieval.types import Document, Passage, Sentence
 
 if TYPE_CHECKING:
     from khabar.embeddings.base import Embedder
-
-BACKENDS = ("local", "milvus")
 
 
 class KhabarIndexError(KhabarError):
@@ -65,70 +64,6 @@ class IndexDamagedError(KhabarIndexError):
 
 class IndexWriteError(KhabarIndexError):
     """The index cannot be written (not a folder, no permission, disk full)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    """What built a generation; checked on every open."""
-
-    schema: int
-    embedder: str
-    dim: int
-    vector_index: str
-    generation: int
-    documents: int
-    passages: int
-    created: float
-    # ``Chunker.settings`` of the run that built it; None in manifests older than the field.
-    chunking: dict[str, int] | None = None
-    # The store (a file in the index directory, or a set of Milvus collections) whose rows
-    # this generation sees.
-    store: str | None = None
-    # Approximate index only: (lists probed, candidates re-ranked) chosen at build time, the
-    # recall@10 against exact search it measured, and how many vectors its lists were trained on.
-    vector_setting: list[int] | None = None
-    recall_at_10: float | None = None
-    vectors_trained_on: int | None = None
-    # Vectors in the base file, and ids in the files whose passages are gone (tombstones).
-    vectors_base: int | None = None
-    vectors_stale: int = 0
-    # Local backend: size in bytes of each file of the generation directory besides this one,
-    # so a truncated or replaced file is found by a stat, without reading it.
-    files: dict[str, int] | None = None
-
-    def vector_fields(self) -> dict:
-        """The fields ``VectorIndex.describe`` wrote, for ``VectorIndex.load``."""
-        return {"vector_index": self.vector_index, "vector_setting": self.vector_setting,
-                "recall_at_10": self.recall_at_10, "vectors_trained_on": self.vectors_trained_on,
-                "vectors_base": self.vectors_base, "vectors_stale": self.vectors_stale,
-                "dim": self.dim}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Manifest:
-        """Fields this version does not know (older or newer manifests) are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def read(cls, path: Path) -> Manifest:
-        return cls.from_json(path.read_text(encoding="utf-8"))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    def write(self, path: Path) -> None:
-        write_durable(path, self.to_json())
-
-
-def write_durable(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 class StoreReader(Protocol):
@@ -292,29 +227,3 @@ def check_compatible(manifest: Manifest, where: str, embedder_spec: str, dim: in
             f"(dim {manifest.dim}) but the configured embedder is {embedder_spec!r}; "
             f"rebuild it with `khabar index --rebuild`, or set KHABAR_EMBEDDER={manifest.embedder}"
         )
-
-
-class BackendSettings(Protocol):
-    """What ``open_backend`` reads; ``khabar.bot.settings.Settings`` provides it."""
-
-    backend: str
-    index_dir: Path
-    milvus_uri: str
-    milvus_token: str
-    milvus_prefix: str
-    milvus_index: str
-
-
-def open_backend(settings: BackendSettings) -> IndexBackend:
-    """The configured backend; Milvus (and pymilvus) is imported only when chosen."""
-    if settings.backend == "local":
-        from khabar.retrieval.index.generations import IndexDir
-
-        return IndexDir(settings.index_dir)
-    if settings.backend == "milvus":
-        from khabar.retrieval.index.milvus import MilvusIndex
-
-        return MilvusIndex(settings.milvus_uri, token=settings.milvus_token,
-                           prefix=settings.milvus_prefix, index_type=settings.milvus_index)
-    raise SettingsError(f"invalid setting KHABAR_BACKEND={settings.backend!r}: choose from "
-                        f"{', '.join(BACKENDS)}")

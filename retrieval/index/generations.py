@@ -37,10 +37,10 @@ from khabar.retrieval.index.backend import (
     IndexLockedError,
     IndexNotFoundError,
     IndexWriteError,
-    Manifest,
     check_compatible,
-    write_durable,
 )
+from khabar.retrieval.index.records import Manifest, write_durable
+from khabar.retrieval.index.registry import BackendSettings, register
 from khabar.retrieval.index.store import SCHEMA_VERSION, Store
 from khabar.retrieval.index.vectors import VectorIndex, kind_for, tune_vectors
 
@@ -454,3 +454,9 @@ class LiveIndex:
                 self._generation.close()
             self._generation = None
 
+
+def _open(settings: BackendSettings) -> IndexDir:
+    return IndexDir(settings.index_dir)
+
+
+register("local", _open)

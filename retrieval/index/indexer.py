@@ -30,7 +30,7 @@ from khabar.retrieval.index.backend import (
     StoreWriter,
     check_compatible,
 )
-from khabar.retrieval.index.store import FileState
+from khabar.retrieval.index.records import FileState
 from khabar.retrieval.ingest.chunking import Chunker, embedding_text
 from khabar.retrieval.ingest.decoding import UnreadableFileError
 from khabar.retrieval.ingest.formats import ARTICLE_SUFFIXES, is_article, is_hidden, read_articles

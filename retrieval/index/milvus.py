@@ -54,7 +54,6 @@ from khabar.retrieval.index.backend import (
     IndexLockedError,
     IndexNotFoundError,
     KhabarIndexError,
-    Manifest,
     StoreWriter,
     check_compatible,
 )
@@ -71,6 +70,8 @@ from khabar.retrieval.index.milvus_store import (
     quote,
     visible,
 )
+from khabar.retrieval.index.records import Manifest
+from khabar.retrieval.index.registry import BackendSettings, register
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -454,3 +455,11 @@ def _locked(data_dir: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def _open(settings: BackendSettings) -> MilvusIndex:
+    return MilvusIndex(settings.milvus_uri, token=settings.milvus_token,
+                       prefix=settings.milvus_prefix, index_type=settings.milvus_index)
+
+
+register("milvus", _open)

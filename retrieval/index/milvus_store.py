@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from khabar.retrieval.index.backend import KhabarIndexError
-from khabar.retrieval.index.store import (
+from khabar.retrieval.index.records import (
     DocMeta,
     FileState,
     PassageRow,

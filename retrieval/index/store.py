@@ -26,35 +26,24 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from khabar.retrieval.blobs import from_blob, from_blobs, to_blob
+from khabar.retrieval.index.records import (
+    DocMeta,
+    FileState,
+    PassageRow,
+    StoredArticle,
+    StoredPassage,
+)
 from khabar.retrieval.normalize import script, tokens
 from khabar.retrieval.translit import lookup_keys
 from khabar.retrieval.types import Document, Passage, Sentence
 
 # 11: indexing gives corpus terms vectors (``retrieval.lexicon``); a rebuild fills them in.
 SCHEMA_VERSION = 11
-# Vectors are stored as float16: cosine scores move by ~1e-4 and the store is half the size.
-_VECTOR_DTYPE = np.float16
-
-
-def to_blob(vector: np.ndarray) -> bytes:
-    """A vector as every SQLite file of the index keeps it (the store, the lexicon)."""
-    return np.asarray(vector, dtype=_VECTOR_DTYPE).tobytes()
-
-
-def from_blob(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=_VECTOR_DTYPE).astype(np.float32)
-
-
-def from_blobs(blobs: Sequence[bytes], dim: int) -> np.ndarray:
-    """Many stored vectors as one matrix, in one copy."""
-    return np.frombuffer(b"".join(blobs), dtype=_VECTOR_DTYPE).reshape(
-        len(blobs), dim).astype(np.float32)
-
 
 # One file may hold many documents (a JSON Lines export); ``documents.path`` is the file path
 # for single-article files and ``file#N`` for the N-th record of an export.
@@ -145,64 +134,6 @@ CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
     INSERT INTO passages_fts(passages_fts, rowid, norm) VALUES ('delete', old.id, old.norm);
 END;
 """
-
-
-@dataclass(frozen=True, slots=True)
-class FileState:
-    """What the store knows of an indexed file, for the unchanged-file fast path, and what
-    could not be used in it (document path, reason), reported again on every run."""
-
-    path: str
-    sha256: str
-    size: int
-    mtime_ns: int
-    problems: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DocMeta:
-    """Display metadata of a stored document."""
-
-    path: str
-    title: str | None
-    date: str | None
-    outlet: str | None
-    url: str | None
-    lang: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPassage:
-    """A passage row joined with its document's metadata and text."""
-
-    id: int
-    doc: DocMeta
-    start: int
-    end: int
-    text: str
-    norm: str
-    script: str
-    doc_text: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    """A document's stored text with its passages' spans, for showing a citation in context."""
-
-    doc: DocMeta
-    text: str
-    passages: tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PassageRow:
-    """What ranking needs of a candidate passage: no metadata, no article text."""
-
-    id: int
-    norm: str
-    script: str
-    lang: str | None = None
-    date: str | None = None
 
 
 def _visible(alias: str, generation: int) -> str:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from khabar.retrieval.dates import Mention, mentions
-from khabar.retrieval.index.store import StoredPassage
+from khabar.retrieval.index.records import StoredPassage
 from khabar.retrieval.stages.rerank.base import Ranking
 from khabar.retrieval.stages.retrieve import Retrieved
 from khabar.retrieval.strings import say

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from khabar.retrieval.dates import Period
 from khabar.retrieval.index.backend import Generation, StoreReader
-from khabar.retrieval.index.store import PassageRow, StoredPassage
+from khabar.retrieval.index.records import PassageRow, StoredPassage
 from khabar.retrieval.normalize import FUSED_QUESTION_WORDS, STOPWORDS
 from khabar.retrieval.translit import FOLD_PREFIX, folds, latin_names, lookup_keys, skeletons
 from khabar.retrieval.types import Candidate, Hit, Query, Sentence

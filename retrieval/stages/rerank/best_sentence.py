@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from khabar.retrieval.dates import may_mention, mentions
-from khabar.retrieval.index.store import PassageRow, StoredPassage
+from khabar.retrieval.index.records import PassageRow, StoredPassage
 from khabar.retrieval.stages.rerank.base import Ranking, RerankOptions
 from khabar.retrieval.stages.rerank.registry import register
 from khabar.retrieval.stages.retrieve import Retrieved, coverage

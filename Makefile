@@ -49,6 +49,7 @@ serve: index
 # Everything, the slow tests included.
 test: install $(VENV)/.st-installed $(VENV)/.milvus-installed
 	@$(BIN)/ruff check bot retrieval embeddings tests
+	@out=$$($(BIN)/lint-imports --no-cache pyproject.toml 2>&1) || { echo "$$out"; exit 1; }
 	@$(BIN)/python -m pytest -q
 
 # Pure-logic tests only (deterministic fake embedder where the model is beside the point).
@@ -57,3 +58,4 @@ test-fast: install
 
 lint: install
 	@$(BIN)/ruff check bot retrieval embeddings tests
+	@$(BIN)/lint-imports --no-cache pyproject.toml

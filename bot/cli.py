@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from khabar.bot.settings import Settings
+from khabar.retrieval.config import DEFAULTS, SEARCH_MODES
 from khabar.retrieval.index.registry import BACKENDS
 
 if TYPE_CHECKING:
@@ -239,8 +240,8 @@ def _check_index(settings: Settings, as_json: bool) -> None:
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (the contract).")
 @click.option("-k", "k", type=click.IntRange(1, 50), default=None, help="Citations to return.")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None,
-              help="Retrieval mode [KHABAR_SEARCH_MODE, default hybrid]")
+@click.option("--mode", type=click.Choice(SEARCH_MODES), default=None,
+              help=f"Retrieval mode [KHABAR_SEARCH_MODE, default {DEFAULTS.search_mode}]")
 def ask(settings: Settings, question: str, as_json: bool, k: int | None, mode: str | None) -> None:
     """Answer QUESTION. With '-', answer each line of stdin with one JSON object: a line is a
     question, or {"question": ..., "history": [earlier questions, oldest first]}."""
@@ -456,7 +457,7 @@ def bench(settings: Settings, sizes: str, live_articles: int, corpora: tuple[Pat
     if any(n < 10 for n in counts):
         raise click.ClickException("--sizes: every size must be at least 10 passages")
     engine = _engine(settings)
-    report = bench_mod.run(engine.embedder, settings.seeds_dir, list(corpora), counts,
+    report = bench_mod.run(engine, settings.seeds_dir, list(corpora), counts,
                            settings.index_dir.parent / "bench",
                            log=lambda m: click.echo(m, err=True), live_articles=live_articles,
                            index=engine.index_dir)

@@ -7,60 +7,32 @@ user set, the value and what is allowed, never pydantic's field name.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from khabar.embeddings.registry import DEFAULT_EMBEDDER
+from khabar.retrieval.config import EngineConfig, http_url
 from khabar.retrieval.errors import SettingsError
 from khabar.retrieval.index import registry
-from khabar.retrieval.stages.rerank.registry import DEFAULT as DEFAULT_RERANKER
-from khabar.retrieval.stages.rerank.registry import names as reranker_names
+from khabar.retrieval.stages.rerank import registry as rerankers
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-SEARCH_MODES = ("hybrid", "dense", "lexical")
-MILVUS_INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "DISKANN", "AUTOINDEX")
-# Milvus collection names: letters, digits and underscores, not starting with a digit; the
-# longest name Khabar appends to the prefix is ~20 characters of Milvus's 255.
-_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,199}")
-LLM_PROVIDERS = ("openai", "ollama")
 # Settings whose values are secrets: never echoed in an error, redacted from every log line.
 SECRET_FIELDS = ("telegram_bot_token", "llm_api_key", "milvus_token", "api_keys")
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, EngineConfig):
+    """The engine's configuration (``EngineConfig``: paths, index, search, model, fetching)
+    and the front ends' own settings, below."""
+
+
     model_config = SettingsConfigDict(
         env_prefix="KHABAR_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
         populate_by_name=True,
     )
 
-    seeds_dir: Path = Path("seeds")
-    index_dir: Path = Path(".khabar/index")
-    embedder: str = DEFAULT_EMBEDDER
-    top_k: int = Field(5, ge=1, le=50)
-    chunk_chars: int = Field(600, ge=50)
-    chunk_overlap: int = Field(0, ge=0)
-    search_mode: str = "hybrid"
-    # The rerank stage: which reranker orders the passages and scores answer sentences.
-    reranker: str = DEFAULT_RERANKER
-    max_file_bytes: int = Field(20_000_000, ge=1)
-    max_question_chars: int = Field(1000, ge=1)
     log_level: str = "WARNING"
-
-    # Where the index lives: ``local`` (index_dir: SQLite + FAISS) or ``milvus``.
-    backend: str = "local"
-    # A path ending in .db is a Milvus Lite file (one process at a time); http://host:19530
-    # is a Milvus server or cluster that any number of processes share.
-    milvus_uri: str = ".khabar/milvus.db"
-    # A secret: never logged (redacted from every line) nor echoed in errors.
-    milvus_token: str = ""
-    # Collections are named <prefix>_..., so several corpora can share one Milvus.
-    milvus_prefix: str = "khabar"
-    milvus_index: str = "FLAT"
 
     telegram_bot_token: str = Field("", validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN"))
     telegram_api_base_url: str = Field(
@@ -85,25 +57,10 @@ class Settings(BaseSettings):
     # Write question texts to the log (off: the access log has paths, status and timings only).
     serve_log_questions: bool = False
 
-    # Generated answers: "" = extractive only; openai:<model> or ollama:<model>.
-    llm: str = ""
-    llm_base_url: str = ""
-    llm_api_key: str = Field("", validation_alias=AliasChoices("KHABAR_LLM_API_KEY",
-                                                               "OPENAI_API_KEY"))
-    llm_timeout: float = Field(60.0, gt=0)
-    llm_max_tokens: int = Field(400, ge=16)
-    # Ask the model first, in a short call, whether the passages answer the question at all.
-    llm_verify: bool = True
     # Feeds to follow: comma-separated URLs, or the path of a file listing one per line.
     feeds: str = ""
     # Seconds between two polls of the feeds (khabar feeds, khabar telegram).
     feed_interval: int = Field(900, ge=1)
-    # Fetching pages and feeds: seconds a fetch may take, the largest body read, and whether
-    # loopback and private addresses may be fetched (off: a link must not reach the server's
-    # own network).
-    fetch_timeout: float = Field(20.0, gt=0)
-    max_page_bytes: int = Field(10_000_000, ge=1)
-    fetch_allow_private: bool = False
 
     @field_validator("log_level")
     @classmethod
@@ -112,45 +69,14 @@ class Settings(BaseSettings):
             raise ValueError(f"choose from {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
-    @field_validator("search_mode", "backend")
+    @field_validator("backend", "reranker")
     @classmethod
-    def _choice(cls, value: str, info: ValidationInfo) -> str:
-        # Backends registered after this class was built are valid too: ask at each check.
-        choices = SEARCH_MODES if info.field_name == "search_mode" else registry.names()
+    def _registered(cls, value: str, info: ValidationInfo) -> str:
+        # Names registered after this class was built are valid too: ask at each check.
+        choices = (registry if info.field_name == "backend" else rerankers).names()
         if value not in choices:
             raise ValueError(f"choose from {', '.join(choices)}")
         return value
-
-    @field_validator("reranker")
-    @classmethod
-    def _reranker(cls, value: str) -> str:
-        if value not in reranker_names():
-            raise ValueError(f"choose from {', '.join(reranker_names())}")
-        return value
-
-    @field_validator("milvus_uri")
-    @classmethod
-    def _milvus_uri(cls, value: str) -> str:
-        scheme = urlparse(value).scheme
-        if scheme in ("http", "https", "tcp") or value.startswith("unix:"):
-            return value
-        if not value.endswith(".db"):
-            raise ValueError("expected a Milvus Lite file ending in .db, or http://host:19530")
-        return value
-
-    @field_validator("milvus_prefix")
-    @classmethod
-    def _milvus_prefix(cls, value: str) -> str:
-        if not _PREFIX.fullmatch(value):
-            raise ValueError("letters, digits and underscores, not starting with a digit")
-        return value
-
-    @field_validator("milvus_index")
-    @classmethod
-    def _milvus_index(cls, value: str) -> str:
-        if value.upper() not in MILVUS_INDEXES:
-            raise ValueError(f"choose from {', '.join(MILVUS_INDEXES)}")
-        return value.upper()
 
     def feed_list(self) -> list[str]:
         """The feeds ``KHABAR_FEEDS`` names, checked when used (a file it names is read again
@@ -159,23 +85,10 @@ class Settings(BaseSettings):
 
         return feed_urls(self.feeds)
 
-    @field_validator("llm")
+    @field_validator("telegram_api_base_url")
     @classmethod
-    def _llm(cls, value: str) -> str:
-        provider, _, model = value.strip().partition(":")
-        if value.strip() and (provider not in LLM_PROVIDERS or not model.strip()):
-            raise ValueError("expected openai:<model> or ollama:<model> (empty = no model)")
-        return value.strip()
-
-    @field_validator("telegram_api_base_url", "llm_base_url")
-    @classmethod
-    def _url(cls, value: str, info: ValidationInfo) -> str:
-        if info.field_name == "llm_base_url" and not value:
-            return value  # the provider's default
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError("expected an http:// or https:// URL")
-        return value
+    def _url(cls, value: str) -> str:
+        return http_url(value)
 
     def keys(self) -> tuple[str, ...]:
         """The configured API keys (``KHABAR_API_KEYS``)."""

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from khabar.embeddings.base import Embedder
-from khabar.embeddings.registry import DEFAULT_EMBEDDER, get_embedder
+from khabar.embeddings.registry import get_embedder
+from khabar.retrieval.config import DEFAULTS, EngineConfig
 from khabar.retrieval.errors import QuestionError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import IndexDir, LiveIndex
@@ -42,7 +43,6 @@ from khabar.retrieval.normalize import asks_something, detect_lang
 from khabar.retrieval.stages.analyse import Analyser
 from khabar.retrieval.stages.compose import Composed, ComposeOptions, compose
 from khabar.retrieval.stages.rerank.base import Ranking, Reranker, RerankOptions
-from khabar.retrieval.stages.rerank.registry import DEFAULT as DEFAULT_RERANKER
 from khabar.retrieval.stages.rerank.registry import get_reranker
 from khabar.retrieval.stages.retrieve import Retrieved, RetrieveOptions, retrieve
 from khabar.retrieval.strings import say
@@ -53,12 +53,6 @@ if TYPE_CHECKING:
     from khabar.retrieval.stages.llm import LLM, LLMConfig
 
 
-# The engine's defaults, written once: ``khabar.bot.settings.Settings`` takes them from here.
-DEFAULT_TOP_K = 5
-DEFAULT_MAX_FILE_BYTES = 20_000_000
-DEFAULT_MAX_QUESTION_CHARS = 1000
-
-
 @dataclass(frozen=True, slots=True)
 class Options:
     """How a question is answered: each stage's options, and the reranker chosen by name."""
@@ -66,7 +60,7 @@ class Options:
     retrieve: RetrieveOptions = field(default_factory=RetrieveOptions)
     rerank: RerankOptions = field(default_factory=RerankOptions)
     compose: ComposeOptions = field(default_factory=ComposeOptions)
-    reranker: str = DEFAULT_RERANKER
+    reranker: str = DEFAULTS.reranker
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +91,10 @@ class Khabar:
     """The engine: articles in ``seeds``, an index in ``index`` (a directory, or any
     ``IndexBackend`` such as a Milvus deployment), answers out."""
 
-    def __init__(self, index: Path | str | IndexBackend, *, seeds: Path | str = "seeds",
-                 embedder: str | Embedder = DEFAULT_EMBEDDER, top_k: int = DEFAULT_TOP_K,
-                 chunker: Chunker | None = None, options: Options | None = None,
-                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-                 max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS,
+    def __init__(self, index: Path | str | IndexBackend, *,
+                 seeds: Path | str = DEFAULTS.seeds_dir,
+                 embedder: str | Embedder = DEFAULTS.embedder,
+                 config: EngineConfig = DEFAULTS, options: Options | None = None,
                  llm: LLMConfig | LLM | None = None,
                  fetch_options: FetchOptions | None = None,
                  state_dir: Path | str | None = None,
@@ -116,15 +109,20 @@ class Khabar:
         self.state_dir = Path(state_dir)
         self.seeds = Path(seeds)
         self.embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder
-        self.chunker = chunker or Chunker()
-        self.top_k = top_k
-        self.options = options or Options()
-        self.max_file_bytes = max_file_bytes
-        self.max_question_chars = max_question_chars
+        self.config = config
+        self.chunker = Chunker(config.chunk_chars, config.chunk_overlap)
+        self.top_k = config.top_k
+        self.options = options or Options(retrieve=RetrieveOptions(mode=config.search_mode),
+                                          reranker=config.reranker)
+        self.max_file_bytes = config.max_file_bytes
+        self.max_question_chars = config.max_question_chars
         # A chat model for generated answers, or its settings (built on first use, so commands
         # that answer nothing never load LangChain's chat models).
         self._llm = llm
-        self.fetch_options = fetch_options or FetchOptions()
+        # The fetch limits the configuration sets, unless a caller tunes the rest (retries).
+        self.fetch_options = fetch_options or FetchOptions(
+            timeout=config.fetch_timeout, max_bytes=config.max_page_bytes,
+            allow_private=config.fetch_allow_private)
         # "yesterday", "last June", "this year" in a question are read against this day.
         self.clock = clock
         self.stats = Stats()
@@ -134,27 +132,17 @@ class Khabar:
         self._read_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, *, options: Options | None = None) -> Khabar:
-        """The engine a ``khabar.bot.settings.Settings`` describes (``options`` replace the
-        stage options it implies, for eval's ablations)."""
+    def from_settings(cls, config: EngineConfig) -> Khabar:
+        """The engine ``config`` describes (``khabar.bot.settings.Settings`` is one): its
+        backend, embedder, articles and model."""
         llm = None
-        if settings.llm:
+        if config.llm:
             from khabar.retrieval.stages.llm import LLMConfig
 
-            llm = LLMConfig(settings.llm, settings.llm_base_url, settings.llm_api_key,
-                            settings.llm_timeout, settings.llm_max_tokens,
-                            settings.llm_verify)
-        options = options or Options(retrieve=RetrieveOptions(mode=settings.search_mode),
-                                     reranker=settings.reranker)
-        return cls(open_backend(settings), seeds=settings.seeds_dir, embedder=settings.embedder,
-                   top_k=settings.top_k,
-                   chunker=Chunker(settings.chunk_chars, settings.chunk_overlap),
-                   options=options, max_file_bytes=settings.max_file_bytes,
-                   max_question_chars=settings.max_question_chars, llm=llm,
-                   fetch_options=FetchOptions(timeout=settings.fetch_timeout,
-                                              max_bytes=settings.max_page_bytes,
-                                              allow_private=settings.fetch_allow_private),
-                   state_dir=settings.index_dir)
+            llm = LLMConfig(config.llm, config.llm_base_url, config.llm_api_key,
+                            config.llm_timeout, config.llm_max_tokens, config.llm_verify)
+        return cls(open_backend(config), seeds=config.seeds_dir, embedder=config.embedder,
+                   config=config, llm=llm, state_dir=config.index_dir)
 
     @cached_property
     def llm(self) -> LLM | None:

@@ -6,7 +6,7 @@ already places words of every language in one space: each corpus term gets a vec
 indexing, and a question word the corpus does not hold is read as its nearest corpus terms
 (killed -> قتل, airport -> مطار, talks -> محادثات). Nothing is translated by rule, so it works
 for any language pair the embedder knows; the neighbours are often inflections or near-synonyms
-rather than translations, which is all lexical evidence needs. Measured in docs/quality.md.
+rather than translations, which is all lexical evidence needs. Measured in docs/experiments.md.
 
 The vectors live beside the index in their own SQLite file, per embedder: a cache that any
 index generation, local or Milvus, can read, and that a rebuild of the index keeps.

@@ -6,6 +6,7 @@ import pytest
 from conftest import SMALL_CORPUS, write_articles
 from fake_embedder import FakeEmbedder
 
+from khabar.retrieval.config import EngineConfig
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.index.backend import (
     IndexLockedError,
@@ -13,7 +14,7 @@ from khabar.retrieval.index.backend import (
     IndexNotFoundError,
 )
 from khabar.retrieval.index.generations import IndexDir
-from khabar.retrieval.ingest.chunking import READING_RULES, Chunker
+from khabar.retrieval.ingest.chunking import READING_RULES
 
 # Indexing logic does not depend on what the vectors mean: these tests use the fast,
 # deterministic fake embedder.
@@ -126,7 +127,8 @@ def test_bad_files_are_reported_and_the_rest_indexed(tmp_path, embedder):
     (seeds / "legacy.txt").write_bytes(
         "خبر قديم\n\nأعلنت الحكومة اليوم عن افتتاح مستشفى جديد في مدينة حلب.".encode("cp1256"))
     (seeds / "huge.txt").write_bytes(b"a" * 2000)
-    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder, max_file_bytes=1000)
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder,
+                    config=EngineConfig(max_file_bytes=1000))
     report = engine.index()
     assert report.added == 4 and not report.ok
     reasons = {s.path: s.reason for s in report.skipped}
@@ -168,15 +170,15 @@ def test_passage_settings_rebuild_everything_and_nothing_else_does(corpus, embed
     seeds, index_dir, _ = corpus
     same = Khabar(index_dir.root, seeds=seeds, embedder=embedder).index()
     assert same.embedded_passages == 0 and same.unchanged == 3
-    chunker = Chunker(setting.get("chunk_chars", 600), setting.get("chunk_overlap", 0))
-    changed = Khabar(index_dir.root, seeds=seeds, embedder=embedder, chunker=chunker).index()
+    config = EngineConfig(**setting)
+    changed = Khabar(index_dir.root, seeds=seeds, embedder=embedder, config=config).index()
     assert changed.added == 3 and changed.embedded_passages == changed.passages > 0
     manifest = json.loads((index_dir.root / index_dir.current_name() / "manifest.json")
                           .read_text(encoding="utf-8"))
     assert manifest["chunking"] == {"chars": setting.get("chunk_chars", 600),
                                     "overlap": setting.get("chunk_overlap", 0),
                                     "rules": READING_RULES}
-    again = Khabar(index_dir.root, seeds=seeds, embedder=embedder, chunker=chunker).index()
+    again = Khabar(index_dir.root, seeds=seeds, embedder=embedder, config=config).index()
     assert again.embedded_passages == 0
 
 

@@ -31,4 +31,4 @@ def test_centring_on_article_languages_answers_across_languages(seeds_index: Pat
     plain = _answered(Khabar(seeds_index, seeds=SEEDS, embedder=embedder, options=Options(
         retrieve=RetrieveOptions(center_languages=False))), questions)
     assert centred / len(questions) >= 0.45, (centred, plain)
-    assert centred >= plain + 4, (centred, plain)  # docs/quality.md has the rows
+    assert centred >= plain + 4, (centred, plain)  # docs/experiments.md has the rows

@@ -10,7 +10,7 @@ def test_retriever_is_a_langchain_retriever_with_citation_metadata(seeds_engine)
     docs = retriever.invoke("Who confirmed that North Korean troops were deployed in Russia?")
     assert len(docs) == 3
     # The answering article is among them (since the best-sentence re-rank, second: an Arabic
-    # article about the same troops ranks first; docs/quality.md, v9).
+    # article about the same troops ranks first; docs/experiments.md, v9).
     assert "003_dc3d2b073bfb3a07.txt" in [d.metadata["doc"] for d in docs]
     top = docs[0]
     text = (SEEDS / top.metadata["doc"]).read_text(encoding="utf-8")

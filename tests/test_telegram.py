@@ -18,6 +18,7 @@ from khabar.bot.cli import main
 from khabar.bot.logs import StructuredFormatter
 from khabar.bot.telegram.app import build_application, make_state
 from khabar.bot.telegram.format import MAX_MESSAGE, pack
+from khabar.retrieval.config import EngineConfig
 from khabar.retrieval.engine import Khabar
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
@@ -200,7 +201,8 @@ def test_hostile_seed_is_escaped_and_long_answers_split(tmp_path, embedder):
         "evil.txt": "عنوان <b>خبيث</b> & </blockquote>\n\nأعلنت شركة <i>النور</i> & شركاؤها "
                     "</blockquote><a href='x'>هنا</a> عن إطلاق قمر صناعي جديد للاتصالات.\n",
     })
-    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder, top_k=10)
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder,
+                    config=EngineConfig(top_k=10))
     engine.index()
 
     async def scenario():

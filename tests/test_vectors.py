@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from conftest import write_articles
 
+from khabar.retrieval.config import EngineConfig
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.index import vectors as vectors_mod
 from khabar.retrieval.index.vectors import RECALL_TARGET, VectorIndex, exact_top, recall
@@ -92,7 +93,8 @@ def test_indexer_uses_records_and_updates_the_approximate_index(tmp_path, embedd
     }
     seeds = tmp_path / "seeds"
     write_articles(seeds, articles)
-    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder, top_k=3)
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder,
+                    config=EngineConfig(top_k=3))
     engine.index()
     index_dir = engine.index_dir
     manifest = index_dir.manifest()

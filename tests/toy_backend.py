@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from khabar.retrieval.config import EngineConfig
 from khabar.retrieval.index.backend import Generation
 from khabar.retrieval.index.generations import IndexDir
-from khabar.retrieval.index.registry import BackendSettings, register
+from khabar.retrieval.index.registry import register
 
 
 class NumpyVectors:
@@ -49,7 +50,7 @@ class ToyIndex(IndexDir):
         return {**super().environment(), "KHABAR_BACKEND": "toy"}
 
 
-def _open(settings: BackendSettings) -> ToyIndex:
+def _open(settings: EngineConfig) -> ToyIndex:
     return ToyIndex(settings.index_dir)
 
 

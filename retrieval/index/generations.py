@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from khabar.retrieval.config import EngineConfig
 from khabar.retrieval.index.backend import (
     Generation,
     IndexBackend,
@@ -40,7 +41,7 @@ from khabar.retrieval.index.backend import (
     check_compatible,
 )
 from khabar.retrieval.index.records import Manifest, write_durable
-from khabar.retrieval.index.registry import BackendSettings, register
+from khabar.retrieval.index.registry import register
 from khabar.retrieval.index.store import SCHEMA_VERSION, Store
 from khabar.retrieval.index.vectors import VectorIndex, kind_for, tune_vectors
 
@@ -455,7 +456,7 @@ class LiveIndex:
             self._generation = None
 
 
-def _open(settings: BackendSettings) -> IndexDir:
+def _open(settings: EngineConfig) -> IndexDir:
     return IndexDir(settings.index_dir)
 
 

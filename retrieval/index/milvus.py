@@ -47,6 +47,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from khabar.retrieval.config import EngineConfig
 from khabar.retrieval.index.backend import (
     Generation,
     IndexBackend,
@@ -71,7 +72,7 @@ from khabar.retrieval.index.milvus_store import (
     visible,
 )
 from khabar.retrieval.index.records import Manifest
-from khabar.retrieval.index.registry import BackendSettings, register
+from khabar.retrieval.index.registry import register
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -457,7 +458,7 @@ def _locked(data_dir: Path) -> bool:
     return False
 
 
-def _open(settings: BackendSettings) -> MilvusIndex:
+def _open(settings: EngineConfig) -> MilvusIndex:
     return MilvusIndex(settings.milvus_uri, token=settings.milvus_token,
                        prefix=settings.milvus_prefix, index_type=settings.milvus_index)
 

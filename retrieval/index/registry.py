@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from khabar.retrieval.errors import SettingsError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
+    from khabar.retrieval.config import EngineConfig
     from khabar.retrieval.index.backend import IndexBackend
 
 # The built-in backends, the default first, and the module that registers each.
@@ -29,18 +28,8 @@ _BUILT_IN = {
 BACKENDS = tuple(_BUILT_IN)
 
 
-class BackendSettings(Protocol):
-    """What openers read; ``khabar.bot.settings.Settings`` provides it."""
-
-    backend: str
-    index_dir: Path
-    milvus_uri: str
-    milvus_token: str
-    milvus_prefix: str
-    milvus_index: str
-
-
-Opener = Callable[[BackendSettings], "IndexBackend"]
+# An opener reads the backend's part of the configuration (index_dir, milvus_*).
+Opener = Callable[["EngineConfig"], "IndexBackend"]
 
 _openers: dict[str, Opener] = {}
 
@@ -58,7 +47,7 @@ def names() -> tuple[str, ...]:
     return (*BACKENDS, *(name for name in _openers if name not in _BUILT_IN))
 
 
-def open_backend(settings: BackendSettings) -> IndexBackend:
+def open_backend(settings: EngineConfig) -> IndexBackend:
     """The configured backend; its module is imported only now that it is chosen."""
     if settings.backend not in _openers and settings.backend in _BUILT_IN:
         importlib.import_module(_BUILT_IN[settings.backend])

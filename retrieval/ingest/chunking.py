@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from khabar.retrieval.config import DEFAULTS
 from khabar.retrieval.types import PAGE_BREAK, Document, Passage, Span
 
 # A sentence ends at . ! ? ؟ or … (possibly doubled), optionally followed by closing quotes or
@@ -93,7 +94,8 @@ def embedding_text(passage: Passage, title: str | None) -> str:
 class Chunker:
     """Cuts documents into passages of at most ``max_chars`` characters."""
 
-    def __init__(self, max_chars: int = 600, overlap_chars: int = 0) -> None:
+    def __init__(self, max_chars: int = DEFAULTS.chunk_chars,
+                 overlap_chars: int = DEFAULTS.chunk_overlap) -> None:
         if max_chars < 50:
             raise ValueError(f"chunk size {max_chars} is too small; use at least 50 characters")
         self.max_chars = max_chars

@@ -25,6 +25,7 @@ from email.message import Message
 
 import httpx
 
+from khabar.retrieval.config import DEFAULTS
 from khabar.retrieval.errors import KhabarError
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,9 @@ class FetchOptions:
     """Limits of one fetch; the settings ``KHABAR_FETCH_TIMEOUT``, ``KHABAR_MAX_PAGE_BYTES`` and
     ``KHABAR_FETCH_ALLOW_PRIVATE`` set the first three."""
 
-    timeout: float = 20.0  # seconds for connecting, for each read, and for the whole body
-    max_bytes: int = 10_000_000
-    allow_private: bool = False
+    timeout: float = DEFAULTS.fetch_timeout  # for connecting, each read, and the whole body
+    max_bytes: int = DEFAULTS.max_page_bytes
+    allow_private: bool = DEFAULTS.fetch_allow_private
     max_redirects: int = 5
     retries: int = 2  # further attempts after a 429 or 5xx answer
     backoff: float = 1.0  # seconds before the first retry, doubled for each next one

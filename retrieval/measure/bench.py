@@ -32,28 +32,34 @@ from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.index.backend import Generation, IndexBackend
 from khabar.retrieval.index.generations import IndexDir
 from khabar.retrieval.index.vectors import exact_top, recall
-from khabar.retrieval.ingest.chunking import Chunker, embedding_text, sentence_spans
+from khabar.retrieval.ingest.chunking import embedding_text, sentence_spans
 from khabar.retrieval.ingest.corpus import parse
 from khabar.retrieval.ingest.decoding import UnreadableFileError, decode
 from khabar.retrieval.measure.evaluate import ask_beside_floor
 from khabar.retrieval.types import Document, Passage, Span
 
 _QUERIES = 100
+# Builds an engine over an index and a seeds folder as the configured engine is built.
+Make = Callable[[IndexBackend, Path, Embedder], Khabar]
 
 
 @dataclass
 class BenchReport:
+    # The configuration every engine of the run was built with (the configured one's).
+    settings: dict = field(default_factory=dict)
     embedder: dict = field(default_factory=dict)
     indexing: dict = field(default_factory=dict)
     cold_start_s: float | None = None
     live: dict = field(default_factory=dict)
     followups: dict = field(default_factory=dict)
+    cross_language: dict = field(default_factory=dict)
     sizes: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"embedder": self.embedder, "indexing": self.indexing,
-                "cold_start_s": self.cold_start_s, "live": self.live,
-                "followups": self.followups, "sizes": self.sizes}
+        return {"settings": self.settings, "embedder": self.embedder,
+                "indexing": self.indexing, "cold_start_s": self.cold_start_s, "live": self.live,
+                "followups": self.followups, "cross_language": self.cross_language,
+                "sizes": self.sizes}
 
 
 def sentence_pool(dirs: list[Path]) -> list[str]:
@@ -110,7 +116,7 @@ def _fresh(index: IndexBackend, work: Path, name: str) -> IndexBackend:
     return target
 
 
-def real_indexing(embedder: Embedder, sentences: list[str], bare: dict, work: Path,
+def real_indexing(make: Make, embedder: Embedder, sentences: list[str], bare: dict, work: Path,
                   rng: random.Random, articles: int, index: IndexBackend) -> dict:
     """Index generated articles through the real pipeline and compare to the bare embedder."""
     seeds = work / "index-seeds"
@@ -118,7 +124,7 @@ def real_indexing(embedder: Embedder, sentences: list[str], bare: dict, work: Pa
     for i in range(articles):
         body = "\n\n".join(" ".join(rng.sample(sentences, 3)) for _ in range(3))
         (seeds / f"a{i:03d}.txt").write_text(f"خبر {i}\n\n{body}\n", encoding="utf-8")
-    report = Khabar(_fresh(index, work, "index-real"), seeds=seeds, embedder=embedder).index()
+    report = make(_fresh(index, work, "index-real"), seeds, embedder).index()
     embedded_tokens = report.embedded_chars / bare["chars_per_token"]
     rate = embedded_tokens / report.seconds
     return {"articles": articles, "passages": report.passages,
@@ -147,7 +153,8 @@ class _PoolEmbedder(Embedder):
         return synthetic_vectors(self._pool, len(texts), seed=self._calls)
 
 
-def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work: Path,
+def live_corpus(make: Make, embedder: Embedder, pool: np.ndarray, sentences: list[str],
+                work: Path,
                 rng: random.Random, articles: int, index: IndexBackend,
                 adds: int = 5) -> dict:
     """The daily job at scale: check an unchanged ``articles``-file seeds dir, then add one
@@ -163,9 +170,9 @@ def live_corpus(embedder: Embedder, pool: np.ndarray, sentences: list[str], work
                                                                  encoding="utf-8")
     live = _fresh(index, work, "live-index")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    built = Khabar(live, seeds=seeds, embedder=_PoolEmbedder(embedder, pool)).index()
+    built = make(live, seeds, _PoolEmbedder(embedder, pool)).index()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    engine = Khabar(live, seeds=seeds, embedder=embedder)
+    engine = make(live, seeds, embedder)
     unchanged = engine.index()
 
     add_s, bare_s, embedded = [], [], 0
@@ -223,6 +230,52 @@ def followups(engine: Khabar, questions: list[str]) -> dict:
             "followup_ratio": round(_pct(follow, 50) / _pct(alone, 50), 2)}
 
 
+# Questions in another language than the seeds (Arabic): English and Persian, as users ask
+# them. Their words the seeds never use are read through the lexicon, the costliest part of
+# analysing a question; the bench holds them to the bare query embedding.
+CROSS_LANGUAGE_QUESTIONS = (
+    "Who said mutual military aid with North Korea is a sovereign matter?",
+    "When did Putin visit Pyongyang?",
+    "What does the new treaty between Russia and North Korea require if either is attacked?",
+    "Which article of the UN Charter does the agreement cite?",
+    "Which frigate did Kim Jong Un visit in Russia?",
+    "What did Putin say about Western sanctions on North Korea?",
+    "Who was the first country to recognise North Korea?",
+    "Where did Kim Jong Un meet Putin in September?",
+    "How long did Kim Jong Un stay in Russia?",
+    "Which news agency reported the interview?",
+    "What did the Kremlin spokesman say about the treaty?",
+    "Why did South Korea summon the Russian ambassador?",
+    "پوتین چه زمانی به پیونگ یانگ سفر کرد؟",
+    "چه کسی گفت کمک نظامی متقابل با کره شمالی موضوعی حاکمیتی است؟",
+    "پیمان جدید روسیه و کره شمالی در صورت حمله چه چیزی را الزامی می‌کند؟",
+    "کیم جونگ اون در روسیه از کدام کارخانه بازدید کرد؟",
+    "پوتین درباره تحریم‌های غرب علیه کره شمالی چه گفت؟",
+    "سخنگوی کرملین درباره این پیمان چه گفت؟",
+    "کدام کشور نخستین بار کره شمالی را به رسمیت شناخت؟",
+    "دیدار کیم جونگ اون و پوتین در ماه سپتامبر کجا بود؟",
+    "توافق به کدام ماده منشور سازمان ملل اشاره می‌کند؟",
+    "کره جنوبی چرا سفیر روسیه را احضار کرد؟",
+    "کیم جونگ اون چند روز در روسیه ماند؟",
+    "کدام خبرگزاری این مصاحبه را گزارش کرد؟",
+)
+
+
+def cross_language(engine: Khabar, questions: Sequence[str] = CROSS_LANGUAGE_QUESTIONS) -> dict:
+    """Each question asked once, beside its bare query embedding (alternating which goes
+    first), so the ratios say what analysing, searching and answering add to the one model
+    call a question needs."""
+    totals, bare_q = [], []
+    for i, q in enumerate(questions):
+        answer, floor_ms = ask_beside_floor(engine, q, None, floor_first=i % 2 == 0)
+        totals.append(answer.timings_ms["total"])
+        bare_q.append(floor_ms)
+    return {"questions": len(questions), "query_p50_ms": _pct(bare_q, 50),
+            "ask_p50_ms": _pct(totals, 50), "ask_p95_ms": _pct(totals, 95),
+            "ask_p50_ratio": round(_pct(totals, 50) / _pct(bare_q, 50), 2),
+            "ask_p95_ratio": round(_pct(totals, 95) / _pct(bare_q, 50), 2)}
+
+
 # Synthetic articles are dated from here on.
 _EPOCH = date(2020, 1, 1)
 
@@ -251,7 +304,7 @@ def synthetic_vectors(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
-def build_synthetic(index: IndexBackend, embedder: Embedder, vectors: np.ndarray,
+def build_synthetic(index: IndexBackend, chunking: dict, embedder: Embedder, vectors: np.ndarray,
                     sentences: list[str], seed: int) -> float:
     """Write a generation of ``len(vectors)`` passages through the same writer and publication
     as the indexer, one one-sentence passage per vector; returns seconds."""
@@ -276,7 +329,7 @@ def build_synthetic(index: IndexBackend, embedder: Embedder, vectors: np.ndarray
             store.add_document(doc, path, "", passages, chunk, chunk)
         docs, passages_count = store.counts()
         index.publish(store, embedder, base=None, documents=docs, passages=passages_count,
-                      chunking=Chunker().settings)
+                      chunking=chunking)
     finally:
         store.close()
     return time.perf_counter() - started
@@ -328,18 +381,28 @@ def cold_start(index: IndexBackend, question: str) -> float:
     return round(time.perf_counter() - t, 2)
 
 
-def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], work: Path,
+def run(configured: Khabar, seeds: Path, extra: list[Path], sizes: list[int], work: Path,
         log: Callable[[str], None], live_articles: int = 10_000,
         index: IndexBackend | None = None) -> BenchReport:
     """The bench; every corpus is an index of ``index``'s kind (default: local directories
-    under ``work``), so ``khabar bench --backend milvus`` measures Milvus the same way."""
+    under ``work``), so ``khabar bench --backend milvus`` measures Milvus the same way, and
+    every engine is built as ``configured`` is (embedder, passages, stage options)."""
     index = index or IndexDir(work)
+    embedder = configured.embedder
+
+    def make(index: IndexBackend, seeds: Path, embedder: Embedder) -> Khabar:
+        return Khabar(index, seeds=seeds, embedder=embedder, config=configured.config,
+                      options=configured.options)
+
     rng = random.Random(11)
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.glob("run-*"):
         shutil.rmtree(stale, ignore_errors=True)
     run_dir = work / f"run-{int(time.time())}"
-    report = BenchReport()
+    report = BenchReport(settings={
+        "embedder": embedder.spec, "top_k": configured.top_k,
+        "chunking": configured.chunker.settings, "reranker": configured.options.reranker,
+        "search_mode": configured.options.retrieve.mode})
     sentences = sentence_pool([seeds, *extra])
     log(f"{len(sentences)} source sentences; measuring the bare embedder")
     # Small runs (the test) use small samples; a real run samples enough for stable medians.
@@ -348,26 +411,29 @@ def run(embedder: Embedder, seeds: Path, extra: list[Path], sizes: list[int], wo
     pool, queries = bare.pop("_vectors"), bare.pop("_queries")
     report.embedder = bare
     log("indexing generated articles through the real pipeline")
-    report.indexing = real_indexing(embedder, sentences, bare, run_dir, rng,
+    report.indexing = real_indexing(make, embedder, sentences, bare, run_dir, rng,
                                     articles=40 if big else 6, index=index)
 
-    seeds_engine = Khabar(_fresh(index, run_dir, "seeds-index"), seeds=seeds, embedder=embedder)
+    seeds_engine = make(_fresh(index, run_dir, "seeds-index"), seeds, embedder)
     seeds_engine.index()
     log("follow-up questions on the seeds")
     report.followups = followups(seeds_engine, queries[1:])
+    log("questions in English and Persian on the seeds")
+    report.cross_language = cross_language(seeds_engine)
     seeds_engine.close()  # a Milvus Lite file serves one process: the child's turn
     report.cold_start_s = cold_start(seeds_engine.index_dir, queries[0])
     seeds_engine.index_dir.destroy()
     if live_articles:
         log(f"live corpus: {live_articles:,} article files, then one more")
-        report.live = live_corpus(embedder, pool, sentences, run_dir, rng, live_articles,
+        report.live = live_corpus(make, embedder, pool, sentences, run_dir, rng, live_articles,
                                   index)
 
     for n in sizes:
         log(f"size {n:,}: building")
         vectors = synthetic_vectors(pool, n, seed=n)
-        engine = Khabar(_fresh(index, run_dir, f"size-{n}"), embedder=embedder)
-        build_s = build_synthetic(engine.index_dir, embedder, vectors, sentences, seed=n)
+        engine = make(_fresh(index, run_dir, f"size-{n}"), run_dir / "no-seeds", embedder)
+        build_s = build_synthetic(engine.index_dir, engine.chunker.settings, embedder, vectors,
+                                  sentences, seed=n)
         engine.ask(queries[0])
         # Each question's bare embedding is timed beside its ``ask``, so the ratio compares the
         # two under the same machine load (it drifts by 20-40% over a run here).
@@ -428,6 +494,12 @@ def table(report: BenchReport) -> str:
             f"live corpus of {lv['articles']:,} files ({lv['passages']:,} passages): unchanged "
             f"check {lv['unchanged_check_s']} s; adding one article {lv['add_one_s']} s vs "
             f"embedding it {lv['embed_one_bare_s']} s = {lv['add_one_ratio']} x")
+    if report.cross_language:
+        cl = report.cross_language
+        lines.append(
+            f"{cl['questions']} English and Persian questions on the seeds: ask p50 "
+            f"{cl['ask_p50_ms']} ms, p95 {cl['ask_p95_ms']} ms vs bare query {cl['query_p50_ms']} "
+            f"ms = {cl['ask_p50_ratio']} x (p95 {cl['ask_p95_ratio']} x)")
     if report.followups:
         fu = report.followups
         lines.append(

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from khabar.retrieval.config import LLM_PROVIDERS
 from khabar.retrieval.errors import KhabarError
 from khabar.retrieval.stages.checks import check, citations
 from khabar.retrieval.strings import say
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("openai", "ollama")
 DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1", "ollama": "http://127.0.0.1:11434"}
 LANGUAGES = {"ar": "Arabic", "fa": "Persian", "en": "English"}
 # What the model replies when the passages do not answer the question.
@@ -106,7 +106,7 @@ class LLMConfig:
 def parse_spec(spec: str) -> tuple[str, str]:
     """``openai:<model>`` or ``ollama:<model>`` as (provider, model)."""
     provider, _, model = spec.strip().partition(":")
-    if provider not in PROVIDERS or not model.strip():
+    if provider not in LLM_PROVIDERS or not model.strip():
         raise LLMSetupError(
             f"KHABAR_LLM={spec!r}: expected openai:<model> (any OpenAI-compatible server) or "
             "ollama:<model>, e.g. openai:gpt-4o-mini or ollama:qwen2.5:7b; empty = no model")
@@ -259,7 +259,7 @@ def verify_messages(question: str, sources: Sequence[Citation]) -> list[BaseMess
 
     Asked to answer or say NO_ANSWER, a small model answers nearly always: Qwen2.5-Coder-1.5B
     said NO_ANSWER to none of 41 archive near-misses. Asked this alone, it said NO to 5 of them
-    and to none of 43 answerable questions (docs/quality.md)."""
+    and to none of 43 answerable questions (docs/experiments.md)."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     passages = "\n\n".join(f"[{c.n}] {source_text(c)}" for c in sources[:VERIFY_SOURCES])

@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 
+from khabar.retrieval.config import DEFAULTS, SEARCH_MODES
 from khabar.retrieval.dates import Period
 from khabar.retrieval.index.backend import Generation, StoreReader
 from khabar.retrieval.index.records import PassageRow, StoredPassage
@@ -20,7 +21,6 @@ from khabar.retrieval.normalize import FUSED_QUESTION_WORDS, STOPWORDS
 from khabar.retrieval.translit import FOLD_PREFIX, folds, latin_names, lookup_keys, skeletons
 from khabar.retrieval.types import Candidate, Hit, Query, Sentence
 
-MODES = ("hybrid", "dense", "lexical")
 _MAX_LEXICAL_TERMS = 12
 # FTS5 scores every passage that holds any query term (~1 ms per 1,000 at 100,000 passages), so
 # the terms looked up are the rarest ones whose posting lists fit this budget together.
@@ -32,7 +32,7 @@ _UNKNOWN_NAME_LETTERS = 5
 
 @dataclass(frozen=True, slots=True)
 class RetrieveOptions:
-    mode: str = "hybrid"
+    mode: str = DEFAULTS.search_mode
     candidates: int = 30
     lexical_weight: float = 0.06
     # Names asked in one script are looked up in the others too (``retrieval.translit``), and
@@ -53,8 +53,9 @@ class RetrieveOptions:
     same_story: float = 0.85
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"Invalid search mode: {self.mode!r}. Choose from {', '.join(MODES)}.")
+        if self.mode not in SEARCH_MODES:
+            raise ValueError(f"Invalid search mode: {self.mode!r}. "
+                             f"Choose from {', '.join(SEARCH_MODES)}.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # the settings read the names without loading any reranker (o
 _BUILTIN = {
     "best-sentence": "khabar.retrieval.stages.rerank.best_sentence",
 }
-DEFAULT = "best-sentence"
 _FACTORIES: dict[str, Callable[[RerankOptions], Reranker]] = {}
 
 

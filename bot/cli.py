@@ -1,5 +1,5 @@
-"""``khabar``: index, add, feeds, ask, chat, eval, bench, telegram, serve. Heavy modules load inside
-commands, so ``--help`` is fast.
+"""``khabar``: index, add, feeds, ask, chat, eval, bench, telegram, serve, health. Heavy
+modules load inside commands, so ``--help`` is fast.
 
 Library code raises ``KhabarError`` for what a user can fix; this module alone turns those into
 one-line messages and exit status 1. Any other exception is a bug and keeps its traceback.
@@ -430,6 +430,25 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         ) from None
     flags = {"serve_host": host, "serve_port": port}
     run(settings.model_copy(update={k: v for k, v in flags.items() if v is not None}), workers)
+
+
+@main.command()
+@_common
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"ok": ..., "checks": [{"name", "ok", "detail"}]}.')
+def health(settings: Settings, as_json: bool) -> None:
+    """Check that this deployment can answer: the index opens (and whether --seeds has newer
+    files), and, when they are set, the Telegram token (getMe), the model server (KHABAR_LLM)
+    and Milvus. One line; exit status 1 if a check failed. Quick: no model is loaded."""
+    from khabar.bot.health import check
+
+    report = check(settings)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        click.echo(report.line(), err=not report.ok)
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()

@@ -1,5 +1,5 @@
-"""``khabar``: index, add, feeds, ask, chat, eval, bench, telegram, serve. Heavy modules load inside
-commands, so ``--help`` is fast.
+"""``khabar``: index, add, feeds, ask, chat, eval, bench, telegram, serve, health. Heavy
+modules load inside commands, so ``--help`` is fast.
 
 Library code raises ``KhabarError`` for what a user can fix; this module alone turns those into
 one-line messages and exit status 1. Any other exception is a bug and keeps its traceback.
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,9 +23,12 @@ from khabar.bot.settings import Settings
 from khabar.retrieval.config import DEFAULTS, SEARCH_MODES
 from khabar.retrieval.index.registry import BACKENDS
 
+_log = logging.getLogger("khabar.bot.cli")
+
 if TYPE_CHECKING:
     from khabar.retrieval.engine import Khabar
-    from khabar.retrieval.intake import AddReport
+    from khabar.retrieval.index.indexer import IndexReport
+    from khabar.retrieval.intake import AddReport, PollReport
 
 
 @contextmanager
@@ -110,8 +115,8 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool,
         return
     from khabar.bot.progress import progress_bar
     from khabar.bot.render import printable
-    from khabar.retrieval.index.indexer import IndexReport
 
+    stop = _serve_forever(settings) if keep_watching else None
     engine = _engine(settings)
     with progress_bar("Indexing") as update:
         report = engine.index(rebuild=rebuild, progress=update)
@@ -128,13 +133,43 @@ def index(settings: Settings, rebuild: bool, as_json: bool, keep_watching: bool,
                 click.echo(f"{label} {printable(s.path)}: {s.reason}", err=True)
         click.echo(report.summary())
 
-    show(report)
-    if keep_watching:
-        click.echo(f"watching {settings.seeds_dir} for changes (Ctrl-C to stop)", err=True)
-        engine.watch(show)
+    if stop is None:
+        show(report)
+        if not report.ok:
+            sys.exit(1)
         return
-    if not report.ok:
-        sys.exit(1)
+    shown = show if as_json else _log_index_report
+    shown(report)
+    if not stop.is_set():
+        _log.info("watching", extra={"seeds": str(settings.seeds_dir)})
+        engine.watch(shown, stop)
+    _log.info("stopped")
+
+
+def _serve_forever(settings: Settings) -> threading.Event:
+    """A service role's start: its log on stdout, and the event SIGTERM or Ctrl-C sets so that
+    the work in flight finishes before it exits with status 0 (``bot/lifecycle.py``)."""
+    from khabar.bot import logs
+    from khabar.bot.lifecycle import stop_on_signals
+
+    logs.setup(logs.service_level(settings.log_level), settings.secrets(), sys.stdout)
+    return stop_on_signals()
+
+
+def _log_index_report(report: IndexReport) -> None:
+    """``index --watch``: a run as log events, one per repair, skipped file and warning."""
+    from khabar.bot.render import printable
+
+    for damage in report.repaired:
+        _log.warning("repaired", extra={"damage": damage})
+    for event, entries in (("skipped", report.skipped), ("file_warning", report.warnings)):
+        for s in entries:
+            _log.warning(event, extra={"path": printable(s.path), "reason": s.reason})
+    _log.info("indexed", extra={
+        "generation": report.generation, "added": report.added, "updated": report.updated,
+        "removed": report.removed, "unchanged": report.unchanged,
+        "documents": report.documents, "passages": report.passages,
+        "seconds": round(report.seconds, 2)})
 
 
 @main.command()
@@ -166,11 +201,10 @@ def feeds(settings: Settings, once: bool, feeds_given: tuple[str, ...], as_json:
     """Follow RSS/Atom feeds: poll each (conditional requests), add the pages of new items and
     index them; every KHABAR_FEED_INTERVAL seconds until stopped, or once with --once (exit
     status 1 if a feed or an item failed)."""
-    import time
-
     from khabar.retrieval.errors import SettingsError
     from khabar.retrieval.ingest.feeds import feed_urls
 
+    stop = None if once else _serve_forever(settings)
     engine = _engine(settings)
     while True:
         urls = feed_urls(",".join(feeds_given)) if feeds_given else settings.feed_list()
@@ -180,17 +214,39 @@ def feeds(settings: Settings, once: bool, feeds_given: tuple[str, ...], as_json:
         report = engine.intake.poll(urls)
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        elif stop is not None:
+            _log_poll(report)
         else:
             for f in report.feeds:
                 detail = f": {f.error}" if f.error else ""
                 click.echo(f"feed {f.feed}: {f.status}" + (f" ({f.new_items})" if f.new_items
                                                             else "") + detail)
             _show_added(report.items)
-        if once:
+        if stop is None:
             if not report.ok:
                 sys.exit(1)
             return
-        time.sleep(settings.feed_interval)
+        if stop.wait(settings.feed_interval):
+            _log.info("stopped")
+            return
+
+
+def _log_poll(report: PollReport) -> None:
+    """``feeds`` as a service: a poll as log events, one per feed and per item added or
+    failed (items already there are counted in their feed's line)."""
+    from khabar.bot.render import printable
+
+    for f in report.feeds:
+        extra: dict[str, object] = {"feed": f.feed, "status": f.status, "new_items": f.new_items}
+        if f.error:
+            extra["error"] = f.error
+        _log.log(logging.WARNING if f.error else logging.INFO, "feed_polled", extra=extra)
+    for a in report.items.added:
+        _log.info("added", extra={"path": printable(a.path), "title": printable(a.title or "-"),
+                                  "passages": a.passages})
+    for failed in report.items.failed:
+        _log.warning("add_failed", extra={"item": printable(failed.item),
+                                          "reason": failed.reason})
 
 
 def _show_added(report: AddReport) -> None:
@@ -375,8 +431,7 @@ def telegram(settings: Settings) -> None:
         )
     from khabar.bot.telegram.app import build_application, make_state
 
-    logs.setup("INFO" if settings.log_level == "WARNING" else settings.log_level,
-               settings.secrets())
+    logs.setup(logs.service_level(settings.log_level), settings.secrets(), sys.stdout)
     engine = _engine(settings)
     state = make_state(engine, settings.allowed_users, settings.admins, settings.rate_limit,
                        settings.feed_list(), settings.feed_interval)
@@ -430,6 +485,25 @@ def serve(settings: Settings, host: str | None, port: int | None, workers: int) 
         ) from None
     flags = {"serve_host": host, "serve_port": port}
     run(settings.model_copy(update={k: v for k, v in flags.items() if v is not None}), workers)
+
+
+@main.command()
+@_common
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"ok": ..., "checks": [{"name", "ok", "detail"}]}.')
+def health(settings: Settings, as_json: bool) -> None:
+    """Check that this deployment can answer: the index opens (and whether --seeds has newer
+    files), and, when they are set, the Telegram token (getMe), the model server (KHABAR_LLM)
+    and Milvus. One line; exit status 1 if a check failed. Quick: no model is loaded."""
+    from khabar.bot.health import check
+
+    report = check(settings)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        click.echo(report.line(), err=not report.ok)
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()

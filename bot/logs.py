@@ -12,6 +12,7 @@ import re
 import sys
 import threading
 import traceback
+from typing import TextIO
 
 # A Telegram bot token, "<bot id>:<secret>"; it also appears inside the request URLs httpx logs.
 BOT_TOKEN = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,}")
@@ -52,17 +53,32 @@ class StructuredFormatter(logging.Formatter):
         return " ".join([line, *fields])
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record), self.secrets)
+        line = redact(super().format(record), self.secrets)
+        # A file name that is not UTF-8 carries surrogates; stderr escapes them, but stdout (the
+        # services' log) would raise, and the line would be lost.
+        return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def setup(level: str = "WARNING", secrets: tuple[str, ...] = ()) -> None:
-    """Structured logs on stderr, and tracebacks that never print a secret.
+def service_level(level: str) -> str:
+    """A service's level: INFO unless asked otherwise, since its log is its only output (every
+    answer, request and index run is a line), where a command's warnings are enough."""
+    return "INFO" if level == "WARNING" else level
+
+
+def setup(level: str = "WARNING", secrets: tuple[str, ...] = (),
+          stream: TextIO | None = None) -> None:
+    """Structured logs on ``stream`` (stderr unless given), and tracebacks that never print a
+    secret.
+
+    The service roles (``serve``, ``telegram``, ``index --watch``, ``feeds``) pass stdout: their
+    log is their output, and ``docker logs`` shows it as such. Commands whose stdout is an
+    answer or a report (``ask``, ``index``) keep stderr, so piping their output stays clean.
 
     Libraries put secrets into their own exception messages (python-telegram-bot's
     ``InvalidToken`` quotes the token), so an uncaught exception's traceback is redacted too,
     in the main thread and in every other.
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(StructuredFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]

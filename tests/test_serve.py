@@ -242,7 +242,9 @@ def test_no_index_is_503_then_rate_limits_per_key(seeds_index, tmp_path):
            "KHABAR_SERVE_LOG_QUESTIONS": "true"}
     with serve(SEEDS, index, tmp_path, env, ready=False) as running, \
             running.client(KEY) as http, running.client(OTHER_KEY) as other:
-        _check_error(http.get("/readyz"), 503)
+        not_ready = _check_error(http.get("/readyz"), 503)["message"]
+        assert not_ready == "not ready: no index yet; build it with `khabar index`"
+        assert str(index) not in not_ready and http.get("/livez").status_code == 200
         assert _check_error(other.post("/v1/ask", json={"question": FIRST}), 503)["type"] \
             == "service_unavailable"
         shutil.copytree(seeds_index, index, dirs_exist_ok=True)  # publish a built index

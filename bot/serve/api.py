@@ -138,15 +138,18 @@ async def _sse(events: list[ChatCompletionChunk]) -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
+@operations.get("/livez", response_model=HealthOut)
 @operations.get("/healthz", response_model=HealthOut)
-async def healthz() -> HealthOut:
-    """Alive (the process answers HTTP)."""
+async def livez() -> HealthOut:
+    """Alive: the process answers HTTP (200 always; a liveness probe restarts it otherwise).
+    ``/healthz`` is the earlier name, kept for probes already configured with it."""
     return HealthOut()
 
 
 @operations.get("/readyz", response_model=ReadyOut, responses={503: {"model": ErrorOut}})
 async def readyz(s: ServingDep) -> ReadyOut:
-    """Ready: an index is loaded; which generation, how many articles and passages."""
+    """Ready: the index is open and answers a read; which generation, how many articles and
+    passages. 503 with the reason otherwise (a readiness probe then sends no traffic)."""
     return await s.ready()
 
 

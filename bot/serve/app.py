@@ -14,9 +14,12 @@ import ipaddress
 import logging
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI
@@ -40,14 +43,14 @@ log = logging.getLogger(__name__)
 
 def log_level(settings: Settings) -> str:
     """INFO unless asked otherwise: a server's log is its access log (as for the bot)."""
-    return "INFO" if settings.log_level == "WARNING" else settings.log_level
+    return logs.service_level(settings.log_level)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application; with no settings they are read from the environment (uvicorn's
     factory call in each worker)."""
     settings = settings or Settings.load()
-    logs.setup(log_level(settings), settings.keys())
+    logs.setup(log_level(settings), settings.keys(), sys.stdout)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -65,6 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "limiter": RateLimiter(settings.serve_rate_limit),
             "index_metrics": IndexCollector(lambda: engine.generation().manifest),
         }
+        # The requests in flight have been answered (uvicorn waits up to its graceful
+        # timeout); a Milvus Lite file is released for the next process.
+        await asyncio.to_thread(engine.close)
+        log.info("stopped")
 
     app = FastAPI(title="Khabar", summary="Questions about news articles, answered with "
                   "character-exact citations.", version="1", lifespan=lifespan,
@@ -113,7 +120,11 @@ def run(settings: Settings, workers: int) -> None:
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="khabar-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    logs.setup(log_level(settings), settings.keys())
+    logs.setup(log_level(settings), settings.keys(), sys.stdout)
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again under the handler that
+    # was there before it: by default that kills the process (status -15, which a supervisor
+    # reads as a crash). This handler turns it into a normal exit with status 0.
+    signal.signal(signal.SIGTERM, _exit_normally)
     log.info("serving", extra={"url": f"http://{settings.serve_host}:{settings.serve_port}/",
                                "workers": workers, "keys": len(settings.keys())})
     try:
@@ -123,3 +134,7 @@ def run(settings: Settings, workers: int) -> None:
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _exit_normally(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -36,6 +36,13 @@ from khabar.bot.serve.protocol import (
     SourcesOut,
 )
 from khabar.retrieval.engine import Khabar
+from khabar.retrieval.index.backend import (
+    Generation,
+    IndexDamagedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    KhabarIndexError,
+)
 from khabar.retrieval.types import Answer
 
 log = logging.getLogger(__name__)
@@ -59,7 +66,19 @@ class Serving:
         return answer
 
     async def ready(self) -> ReadyOut:
-        generation = await asyncio.to_thread(self.engine.generation)
+        """The live generation, once it has answered a read of its store (an open generation
+        whose store file is gone or locked would fail the first question); 503 naming what is
+        missing otherwise."""
+
+        def probe() -> Generation:
+            generation = self.engine.generation()
+            self.engine.passage(0)  # no passage has id 0: one indexed lookup, no rows
+            return generation
+
+        try:
+            generation = await asyncio.to_thread(probe)
+        except KhabarIndexError as exc:
+            raise ApiError(503, f"not ready: {_not_ready(exc)}") from None
         m = generation.manifest
         return ReadyOut(generation=generation.name, documents=m.documents, passages=m.passages,
                         created=m.created, embedder=m.embedder)
@@ -96,6 +115,19 @@ class Serving:
         if not asked:
             raise ApiError(400, "messages: no user message to answer")
         return await self.ask(asked[-1], asked[:-1])
+
+
+def _not_ready(exc: KhabarIndexError) -> str:
+    """Why there is no index to answer from, without its path or address: the probe is open
+    to anyone who can reach the server; the log has the full message."""
+    log.warning("not_ready", extra={"reason": str(exc)})
+    if isinstance(exc, IndexNotFoundError):
+        return "no index yet; build it with `khabar index`"
+    if isinstance(exc, IndexDamagedError):
+        return "the index is damaged; `khabar index` repairs it"
+    if isinstance(exc, IndexMismatchError):
+        return "the index was built differently (another embedder or layout); rebuild it"
+    return "the index cannot be read now (the server's log says why)"
 
 
 def _completion_id() -> str:

@@ -37,6 +37,7 @@ from telegram.ext import (
 from khabar.bot.answers import byline
 from khabar.bot.sessions import Access, ConversationKey, Conversations
 from khabar.bot.telegram.faults import (
+    PATIENT,
     Incidents,
     PollingRequest,
     Retry,
@@ -465,7 +466,7 @@ async def _post_init(app: Application) -> None:
 
 
 def build_application(token: str, base_url: str, state: BotState,
-                      retry: Retry = Retry()) -> Application:
+                      retry: Retry = PATIENT) -> Application:
     """The PTB application with every handler registered; the caller starts it (``updates``).
     Telegram's own faults are retried and logged once each (``faults``)."""
     quiet_ptb()

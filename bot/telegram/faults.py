@@ -60,6 +60,9 @@ class Retry:
     settle: float = 30.0
 
 
+PATIENT = Retry()
+
+
 @dataclass(frozen=True)
 class Fault:
     """One of Telegram's faults: its kind, what Telegram or the network said (never a URL,
@@ -256,12 +259,20 @@ class _DropFaultTracebacks(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return exc is None or classify(exc) is None
+        if exc is None:
+            return True
+        if record.name == _PARSER:
+            # The HTML page Telegram's front sends with a 5xx, which PTB logs with a traceback
+            # before raising the error it is classified by; the raise is what is handled.
+            return not isinstance(exc, ValueError)
+        return classify(exc) is None
 
 
 _FILTER = _DropFaultTracebacks()
-# Where PTB logs polling retries, its default polling error callback and its shutdown poll.
-_PTB_LOGGERS = ("telegram.ext", "telegram.ext.Updater", "telegram.ext.Application")
+_PARSER = "telegram.request.BaseRequest"
+# Where PTB logs polling retries, its default polling error callback, its shutdown poll and
+# the answers it cannot parse.
+_PTB_LOGGERS = ("telegram.ext", "telegram.ext.Updater", "telegram.ext.Application", _PARSER)
 
 
 def quiet_ptb() -> None:

@@ -414,7 +414,7 @@ def eval_(settings: Settings, set_dir: Path, questions: str | None, variant: str
 @main.command()
 @_common
 def telegram(settings: Settings) -> None:
-    """Run the Telegram bot (long polling) until SIGINT/SIGTERM."""
+    """Run the Telegram bot (polling, or a webhook: KHABAR_TELEGRAM_WEBHOOK_URL) until SIGTERM."""
     from khabar.bot import logs
     from khabar.retrieval.errors import SettingsError
 
@@ -430,6 +430,7 @@ def telegram(settings: Settings) -> None:
             "@BotFather"
         )
     from khabar.bot.telegram.app import build_application, make_state
+    from khabar.bot.telegram.updates import run, webhook
 
     logs.setup(logs.service_level(settings.log_level), settings.secrets(), sys.stdout)
     engine = _engine(settings)
@@ -438,7 +439,7 @@ def telegram(settings: Settings) -> None:
     _ready(engine)
     _check_token(token, settings.telegram_api_base_url)
     app = build_application(token, settings.telegram_api_base_url, state)
-    app.run_polling(allowed_updates=["message", "callback_query"])
+    run(app, webhook(settings))
 
 
 def _check_token(token: str, base_url: str) -> None:

@@ -118,3 +118,11 @@ class Conversations:
 
     def reset(self, key: ConversationKey) -> None:
         self._turns.pop(key, None)
+
+    def forget(self, head: Hashable) -> None:
+        """Forget every conversation whose key begins with ``head``, and the replies that led to
+        them: a chat that is gone (it blocked the bot) with its private conversation and each
+        of its users'."""
+        self._turns = {k: v for k, v in self._turns.items() if not k or k[0] != head}
+        for reply in [r for r, k in self._threads.items() if k and k[0] == head]:
+            del self._threads[reply]

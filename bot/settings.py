@@ -7,6 +7,8 @@ user set, the value and what is allowed, never pydantic's field name.
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Any
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
@@ -19,7 +21,10 @@ from khabar.retrieval.stages.rerank import registry as rerankers
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Settings whose values are secrets: never echoed in an error, redacted from every log line.
-SECRET_FIELDS = ("telegram_bot_token", "llm_api_key", "milvus_token", "api_keys")
+SECRET_FIELDS = ("telegram_bot_token", "telegram_webhook_secret", "llm_api_key", "milvus_token",
+                 "api_keys")
+# What Telegram accepts as a webhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings, EngineConfig):
@@ -38,6 +43,13 @@ class Settings(BaseSettings, EngineConfig):
     telegram_api_base_url: str = Field(
         "https://api.telegram.org/bot", validation_alias=AliasChoices("TELEGRAM_API_BASE_URL")
     )
+    # Webhook mode: the public https URL Telegram posts updates to (empty: long polling), the
+    # host:port the bot's plain-HTTP webhook server listens on behind the TLS proxy, and the
+    # secret every call must carry in X-Telegram-Bot-Api-Secret-Token (empty: a new random one
+    # each start, which is then also set with Telegram).
+    telegram_webhook_url: str = ""
+    telegram_webhook_listen: str = "0.0.0.0:8443"
+    telegram_webhook_secret: str = Field("", validate_default=True)
     # Comma-separated user ids or @usernames; empty means everyone may ask.
     allowed_users: str = ""
     admins: str = ""
@@ -89,6 +101,38 @@ class Settings(BaseSettings, EngineConfig):
     @classmethod
     def _url(cls, value: str) -> str:
         return http_url(value)
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not http_url(value).startswith("https://"):
+            raise ValueError("Telegram calls webhooks over https only: give the public "
+                             "https://... address of the proxy in front of the bot")
+        return value
+
+    @field_validator("telegram_webhook_listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("expected host:port, e.g. 0.0.0.0:8443 or 127.0.0.1:8443")
+        return value.strip()
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return secrets.token_urlsafe(32)  # letters, digits, - and _: what Telegram takes
+        if not _WEBHOOK_SECRET.fullmatch(value):
+            raise ValueError("1 to 256 characters, each a letter, a digit, _ or -")
+        return value
+
+    def webhook_listen(self) -> tuple[str, int]:
+        """``KHABAR_TELEGRAM_WEBHOOK_LISTEN`` as host and port (an IPv6 host without brackets)."""
+        host, _, port = self.telegram_webhook_listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
     def keys(self) -> tuple[str, ...]:
         """The configured API keys (``KHABAR_API_KEYS``)."""

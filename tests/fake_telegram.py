@@ -4,6 +4,12 @@ It serves ``POST /bot<token>/<method>``, long-polls ``getUpdates`` like Telegram
 request until an update arrives or ``timeout`` passes, drop updates below ``offset``), hands
 out the documents users "sent" through ``getFile`` and ``GET /file/bot<token>/<path>``, and
 records every call so tests can assert on what a user would see.
+
+Telegram's own faults are injected with ``fail(method, fault, times)``: 409 Conflict, 502 Bad
+Gateway, 429 with a retry_after, 403 Forbidden, or a dropped connection. A dropped getUpdates is
+dropped after the updates were taken (the answer is lost on the way back); any other dropped
+call is dropped before Telegram acts on it. In webhook mode ``deliver`` posts an update to the
+bot as Telegram would.
 """
 
 from __future__ import annotations
@@ -13,8 +19,17 @@ import itertools
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import ClientSession, web
+
+FAULTS = {
+    "409": (409, "Conflict: terminated by other getUpdates request; make sure that only one bot "
+                 "instance is running"),
+    "502": (502, None),  # Telegram's front answers with an HTML page, not JSON
+    "429": (429, "Too Many Requests: retry after 1"),
+    "403": (403, "Forbidden: bot was blocked by the user"),
+}
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Khabar", "username": "khabar_test_bot",
             "can_join_groups": True, "can_read_all_group_messages": False,
@@ -31,6 +46,10 @@ class FakeBotAPI:
         # Telegram does when a bot edits too fast.
         self.throttle_edits = 0
         self.files: dict[str, bytes] = {}
+        # [method, fault, calls left, chat_id or None]: see ``fail``.
+        self.faults: list[list[Any]] = []
+        self.webhook: dict[str, Any] | None = None
+        self.webhook_port = 0  # where the bot's webhook server listens (tests set it)
         self._ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._changed = asyncio.Condition()
@@ -100,6 +119,26 @@ class FakeBotAPI:
         return {"callback_query": {"id": str(next(self._ids)), "from": user, "chat_instance": "1",
                                    "data": data, "message": message}}
 
+    def fail(self, method: str, fault: str, times: int = 1, *, chat_id: int | None = None,
+             retry_after: float = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` (to ``chat_id``, if given) with
+        ``fault``: "409", "502", "429" (with ``retry_after``), "403" or "drop"."""
+        self.faults.append([method, fault, times, chat_id, retry_after])
+
+    def failed(self, method: str, fault: str) -> int:
+        """How many calls of ``method`` were answered with ``fault``."""
+        return sum(1 for m, _, _ in self.calls if m == f"{method}!{fault}")
+
+    async def deliver(self, update: dict[str, Any], secret: str | None) -> int:
+        """POST ``update`` to the webhook set, as Telegram does; the bot's HTTP status."""
+        assert self.webhook is not None, "no setWebhook call yet"
+        update["update_id"] = next(self._ids)
+        port, path = self.webhook["_port"], urlsplit(self.webhook["url"]).path
+        headers = {} if secret is None else {"X-Telegram-Bot-Api-Secret-Token": secret}
+        async with ClientSession() as session, session.post(
+                f"http://127.0.0.1:{port}{path}", json=update, headers=headers) as response:
+            return response.status
+
     def sent(self, method: str = "sendMessage", chat_id: int | None = None) -> list[dict]:
         return [p for m, p, _ in self.calls
                 if m == method and (chat_id is None or p.get("chat_id") == chat_id)]
@@ -117,6 +156,9 @@ class FakeBotAPI:
                                       "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = await _params(request)
+        fault = self._fault(method, params)
+        if fault is not None:
+            return await self._inject(request, method, params, *fault)
         if method == "editMessageText" and self.throttle_edits > 0:
             self.throttle_edits -= 1
             async with self._changed:
@@ -133,6 +175,38 @@ class FakeBotAPI:
             self.calls.append((method, params, time.monotonic()))
             self._changed.notify_all()
         return web.json_response({"ok": True, "result": result})
+
+    def _fault(self, method: str, params: dict) -> tuple[str, float] | None:
+        for entry in self.faults:
+            name, fault, left, chat_id, retry_after = entry
+            if name == method and left > 0 and chat_id in (None, params.get("chat_id")):
+                entry[2] -= 1
+                return fault, retry_after
+        return None
+
+    async def _inject(self, request: web.Request, method: str, params: dict, fault: str,
+                      retry_after: float) -> web.Response:
+        if fault == "drop" and method == "getUpdates":
+            await self._m_getUpdates(params)  # taken, then the answer is lost
+        async with self._changed:
+            self.calls.append((f"{method}!{fault}", params, time.monotonic()))
+            self._changed.notify_all()
+        if fault == "drop":
+            request.transport.close()
+            return web.Response()  # never written: the connection is gone
+        status, description = FAULTS[fault]
+        if description is None:
+            return web.Response(status=status, text="<html><h1>502 Bad Gateway</h1></html>",
+                                content_type="text/html")
+        body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+        if fault == "429":
+            body["parameters"] = {"retry_after": retry_after}
+        return web.json_response(body, status=status)
+
+    async def _m_setWebhook(self, params: dict) -> bool:
+        # The bot listens on the port its test gave it; the public URL is not reachable here.
+        self.webhook = {**params, "_port": self.webhook_port}
+        return True
 
     async def _m_getFile(self, params: dict) -> dict:
         file_id = params["file_id"]

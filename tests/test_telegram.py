@@ -17,13 +17,17 @@ from fake_telegram import BOT_USER, FakeBotAPI
 from khabar.bot.cli import main
 from khabar.bot.logs import StructuredFormatter
 from khabar.bot.telegram.app import build_application, make_state
+from khabar.bot.telegram.faults import Retry
 from khabar.bot.telegram.format import MAX_MESSAGE, pack
+from khabar.bot.telegram.updates import Webhook, polling_options, webhook_options
 from khabar.retrieval.config import EngineConfig
 from khabar.retrieval.engine import Khabar
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 STICKER = {"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1,
            "is_animated": False, "is_video": False, "type": "regular"}
+# Retries in milliseconds, and an incident is over at the first good call.
+FAST = Retry(first=0.05, cap=0.2, settle=0)
 TELEGRAM_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span",
                  "tg-spoiler", "a", "code", "pre", "blockquote", "tg-emoji"}
 
@@ -66,15 +70,24 @@ def _loopback_only(monkeypatch):
 
 @contextlib.asynccontextmanager
 async def running_bot(engine: Khabar, *, allowed="", admins="", rate=0, feeds=None,
-                      interval=3600):
+                      interval=3600, faults=(), hook: Webhook | None = None):
+    """The bot running against a fake Bot API (``faults``: ``fail`` arguments, injected before
+    the first call), by polling or, with ``hook``, by webhook; the fake holds it as ``app``."""
     fake = FakeBotAPI(TOKEN)
     await fake.start()
+    for fault in faults:
+        fake.fail(*fault)
     state = make_state(engine, allowed, admins, rate, feeds, interval)
-    app = build_application(TOKEN, fake.base_url, state)
+    app = fake.app = build_application(TOKEN, fake.base_url, state, FAST)
     try:
         async with app:
             await app.post_init(app)
-            await app.updater.start_polling(poll_interval=0, timeout=2)
+            if hook is None:
+                # A poll interval makes PTB's backoff after a failed poll start there, not at 1 s.
+                await app.updater.start_polling(**polling_options(poll_interval=0.01, timeout=2))
+            else:
+                fake.webhook_port = hook.port
+                await app.updater.start_webhook(**webhook_options(hook))
             await app.start()
             try:
                 yield fake

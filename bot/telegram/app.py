@@ -36,6 +36,15 @@ from telegram.ext import (
 
 from khabar.bot.answers import byline
 from khabar.bot.sessions import Access, ConversationKey, Conversations
+from khabar.bot.telegram.faults import (
+    PATIENT,
+    Incidents,
+    PollingRequest,
+    Retry,
+    Sender,
+    classify,
+    quiet_ptb,
+)
 from khabar.bot.telegram.format import (
     added_blocks,
     answer_blocks,
@@ -427,6 +436,8 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure, then tell the user something useful."""
+    if classify(context.error) is not None:
+        return  # Telegram's fault, logged once by faults.Sender; a reply would meet it too
     log.error("handler_error", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message:
         try:
@@ -454,8 +465,11 @@ async def _post_init(app: Application) -> None:
     log.info("started", extra={"bot": app.bot.username})
 
 
-def build_application(token: str, base_url: str, state: BotState) -> Application:
-    """The PTB application with every handler registered; the caller starts it."""
+def build_application(token: str, base_url: str, state: BotState,
+                      retry: Retry = PATIENT) -> Application:
+    """The PTB application with every handler registered; the caller starts it (``updates``).
+    Telegram's own faults are retried and logged once each (``faults``)."""
+    quiet_ptb()
     app = (
         Application.builder()
         .token(token)
@@ -463,6 +477,8 @@ def build_application(token: str, base_url: str, state: BotState) -> Application
         .base_file_url(_file_url(base_url))
         .concurrent_updates(32)
         .connection_pool_size(64)
+        .get_updates_request(PollingRequest(Incidents("polling", retry.settle)))
+        .rate_limiter(Sender(retry, state.conversations.forget))
         .post_init(_post_init)
         .build()
     )

@@ -2,29 +2,25 @@
 then replaced by the checked answer and its citation buttons.
 
 Telegram throttles message edits (AnythingLLM's users see 429 errors at faster rates), so the
-placeholder is edited at most once per ``EDIT_INTERVAL``, the final edit included, and a
-``RetryAfter`` pushes the next edit back as long as Telegram asks. The final edit replaces the
+placeholder is edited at most once per ``EDIT_INTERVAL``, the final edit included; a 429 that
+comes anyway is waited out by ``faults.Sender``, like any send's. The final edit replaces the
 whole draft: a sentence the checks removed never stays on screen.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import logging
 import time
-import warnings
 from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, RetryAfter
+from telegram.error import BadRequest
 
 from khabar.bot.telegram.format import MAX_MESSAGE, answer_blocks, pack
 from khabar.retrieval.strings import say
 from khabar.retrieval.types import Answer
 
-log = logging.getLogger(__name__)
 EDIT_INTERVAL = 1.0
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -37,7 +33,7 @@ def citation_markup(answer: Answer) -> InlineKeyboardMarkup | None:
 
 
 class _Pacer:
-    """Edits one message no more often than ``EDIT_INTERVAL``, and later when Telegram asks."""
+    """Edits one message no more often than ``EDIT_INTERVAL``."""
 
     def __init__(self, message: Message) -> None:
         self.message = message
@@ -48,27 +44,14 @@ class _Pacer:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def edit(self, body: str, *, final: bool = False, **kwargs: object) -> None:
-        """Edit the message; a draft edit that Telegram refuses for now is skipped, the final
-        one waits as asked and is sent once more."""
-        for _ in range(2):
-            await self.wait()
-            try:
-                await self.message.edit_text(body, **kwargs)
-            except RetryAfter as exc:
-                with warnings.catch_warnings():  # PTB 22 warns that this becomes a timedelta
-                    warnings.simplefilter("ignore")
-                    wait = exc.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
-                self.next_at = time.monotonic() + seconds
-                log.info("edit_throttled", extra={"retry_after_s": seconds, "final": final})
-                if final:
-                    continue
-            except BadRequest as exc:
-                if "not modified" not in str(exc).lower():
-                    raise
-            self.next_at = time.monotonic() + EDIT_INTERVAL
-            return
+    async def edit(self, body: str, **kwargs: object) -> None:
+        await self.wait()
+        try:
+            await self.message.edit_text(body, **kwargs)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        self.next_at = time.monotonic() + EDIT_INTERVAL
 
 
 def _draft(so_far: str) -> str:
@@ -105,7 +88,7 @@ async def reply_streamed(message: Message, ask: Callable[[Callable[[str], None]]
     answer = work.result()
     parts = pack(answer_blocks(answer))
     markup = citation_markup(answer)
-    await pacer.edit(parts[0], final=True, parse_mode=ParseMode.HTML,
+    await pacer.edit(parts[0], parse_mode=ParseMode.HTML,
                      link_preview_options=_NO_PREVIEW,
                      reply_markup=markup if len(parts) == 1 else None)
     sent = [placeholder]

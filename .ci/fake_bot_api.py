@@ -3,6 +3,7 @@
 Standard library only, so it runs on the Khabar image's own Python with no extra package:
 ``python fake_bot_api.py PORT QUESTION``. The first ``getUpdates`` delivers QUESTION as a
 private message; every later one holds for its timeout (long polling, as Telegram does).
+``POST /ask`` with a question as its body queues another message from the same reader.
 Whatever the bot sends or edits is kept, and ``GET /sent`` returns it as a JSON list.
 (tests/fake_telegram.py is the full fake the test suite uses; it needs aiohttp.)
 """
@@ -22,13 +23,16 @@ BOT = {"id": 4242, "is_bot": True, "first_name": "Khabar", "username": "khabar_s
 lock = threading.Lock()
 sent: list[str] = []
 pending: list[dict] = []
+asked = [0]
 
 
 def message(text: str) -> dict:
+    """The reader's next private message (call with ``lock`` held)."""
+    asked[0] += 1
     user = {"id": 7, "is_bot": False, "first_name": "Reader", "language_code": "ar"}
-    return {"update_id": 1, "message": {"message_id": 1, "date": int(time.time()),
-                                        "chat": {"id": 7, "type": "private"}, "from": user,
-                                        "text": text}}
+    return {"update_id": asked[0], "message": {"message_id": asked[0], "date": int(time.time()),
+                                               "chat": {"id": 7, "type": "private"},
+                                               "from": user, "text": text}}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -54,6 +58,10 @@ class Handler(BaseHTTPRequestHandler):
         else:
             params = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         method = self.path.rsplit("/", 1)[-1]
+        if self.path == "/ask":
+            with lock:
+                pending.append(message(raw.decode()))
+            return self.reply({"ok": True})
         if method == "getMe":
             return self.reply({"ok": True, "result": BOT})
         if method == "getUpdates":
@@ -76,5 +84,6 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    pending.append(message(sys.argv[2]))
+    with lock:
+        pending.append(message(sys.argv[2]))
     ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Handler).serve_forever()

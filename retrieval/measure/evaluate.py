@@ -185,8 +185,7 @@ def cached_engine(engine: Khabar, set_dir: Path, cache_root: Path,
     cached = Khabar(engine.index_dir.sibling(
                         cache_root, f"{set_dir.resolve().name}-{key.hexdigest()[:12]}"),
                     seeds=corpus, embedder=engine.embedder, config=engine.config,
-                    options=options,
-                    max_question_chars=engine.max_question_chars, llm=llm)
+                    options=options, llm=llm)
     cached.index(progress=progress)
     return cached
 

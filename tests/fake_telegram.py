@@ -6,10 +6,12 @@ out the documents users "sent" through ``getFile`` and ``GET /file/bot<token>/<p
 records every call so tests can assert on what a user would see.
 
 Telegram's own faults are injected with ``fail(method, fault, times)``: 409 Conflict, 502 Bad
-Gateway, 429 with a retry_after, 403 Forbidden, or a dropped connection. A dropped getUpdates is
-dropped after the updates were taken (the answer is lost on the way back); any other dropped
-call is dropped before Telegram acts on it. In webhook mode ``deliver`` posts an update to the
-bot as Telegram would.
+Gateway, 429 with a retry_after, 403 Forbidden, a dropped connection, or a hang. A dropped
+getUpdates is dropped after the updates were taken (the answer is lost on the way back); any
+other dropped call is dropped before Telegram acts on it. A hung call is carried out at once
+(a hung sendMessage reaches the user) and answered only ``delay`` seconds later, which tests
+make longer than the bot's read timeout; other calls are served meanwhile. In webhook mode
+``deliver`` posts an update to the bot as Telegram would.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class FakeBotAPI:
         # Telegram does when a bot edits too fast.
         self.throttle_edits = 0
         self.files: dict[str, bytes] = {}
-        # [method, fault, calls left, chat_id or None]: see ``fail``.
+        # [method, fault, calls left, chat_id or None, retry_after, delay]: see ``fail``.
         self.faults: list[list[Any]] = []
         self.webhook: dict[str, Any] | None = None
         self.webhook_port = 0  # where the bot's webhook server listens (tests set it)
@@ -120,10 +122,11 @@ class FakeBotAPI:
                                    "data": data, "message": message}}
 
     def fail(self, method: str, fault: str, times: int = 1, *, chat_id: int | None = None,
-             retry_after: float = 1) -> None:
+             retry_after: float = 1, delay: float = 3) -> None:
         """Answer the next ``times`` calls of ``method`` (to ``chat_id``, if given) with
-        ``fault``: "409", "502", "429" (with ``retry_after``), "403" or "drop"."""
-        self.faults.append([method, fault, times, chat_id, retry_after])
+        ``fault``: "409", "502", "429" (with ``retry_after``), "403", "drop" or "hang" (the
+        answer comes ``delay`` seconds late: for getUpdates, late after its long-poll wait)."""
+        self.faults.append([method, fault, times, chat_id, retry_after, delay])
 
     def failed(self, method: str, fault: str) -> int:
         """How many calls of ``method`` were answered with ``fault``."""
@@ -176,21 +179,27 @@ class FakeBotAPI:
             self._changed.notify_all()
         return web.json_response({"ok": True, "result": result})
 
-    def _fault(self, method: str, params: dict) -> tuple[str, float] | None:
+    def _fault(self, method: str, params: dict) -> tuple[str, float, float] | None:
         for entry in self.faults:
-            name, fault, left, chat_id, retry_after = entry
+            name, fault, left, chat_id, retry_after, delay = entry
             if name == method and left > 0 and chat_id in (None, params.get("chat_id")):
                 entry[2] -= 1
-                return fault, retry_after
+                return fault, retry_after, delay
         return None
 
     async def _inject(self, request: web.Request, method: str, params: dict, fault: str,
-                      retry_after: float) -> web.Response:
-        if fault == "drop" and method == "getUpdates":
-            await self._m_getUpdates(params)  # taken, then the answer is lost
+                      retry_after: float, delay: float) -> web.Response:
+        result: Any = True
+        if fault == "hang" or (fault == "drop" and method == "getUpdates"):
+            handler = getattr(self, f"_m_{method}", None)
+            if handler:
+                result = await handler(params)  # carried out, then the answer is late or lost
         async with self._changed:
             self.calls.append((f"{method}!{fault}", params, time.monotonic()))
             self._changed.notify_all()
+        if fault == "hang":
+            await asyncio.sleep(delay)  # this handler only: the fake answers other calls
+            return web.json_response({"ok": True, "result": result})
         if fault == "drop":
             request.transport.close()
             return web.Response()  # never written: the connection is gone

@@ -16,7 +16,7 @@ from fake_telegram import BOT_USER, FakeBotAPI
 
 from khabar.bot.cli import main
 from khabar.bot.logs import StructuredFormatter
-from khabar.bot.telegram.app import build_application, make_state
+from khabar.bot.telegram.app import READ_TIMEOUT, build_application, make_state
 from khabar.bot.telegram.faults import Retry
 from khabar.bot.telegram.format import MAX_MESSAGE, pack
 from khabar.bot.telegram.updates import Webhook, polling_options, webhook_options
@@ -70,7 +70,8 @@ def _loopback_only(monkeypatch):
 
 @contextlib.asynccontextmanager
 async def running_bot(engine: Khabar, *, allowed="", admins="", rate=0, feeds=None,
-                      interval=3600, faults=(), hook: Webhook | None = None):
+                      interval=3600, faults=(), hook: Webhook | None = None,
+                      read_timeout: float = READ_TIMEOUT):
     """The bot running against a fake Bot API (``faults``: ``fail`` arguments, injected before
     the first call), by polling or, with ``hook``, by webhook; the fake holds it as ``app``."""
     fake = FakeBotAPI(TOKEN)
@@ -78,7 +79,7 @@ async def running_bot(engine: Khabar, *, allowed="", admins="", rate=0, feeds=No
     for fault in faults:
         fake.fail(*fault)
     state = make_state(engine, allowed, admins, rate, feeds, interval)
-    app = fake.app = build_application(TOKEN, fake.base_url, state, FAST)
+    app = fake.app = build_application(TOKEN, fake.base_url, state, FAST, read_timeout)
     try:
         async with app:
             await app.post_init(app)

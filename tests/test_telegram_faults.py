@@ -123,6 +123,46 @@ def test_failed_sends_go_again_and_the_answer_arrives_once(seeds_engine, logged)
     assert not lines(logged, "handler_error")
 
 
+def test_polls_that_time_out_are_one_incident_and_polling_goes_on(seeds_engine, logged):
+    async def scenario():
+        async with running_bot(seeds_engine, read_timeout=1) as fake:
+            # Each hung poll is answered 4 s after its long-poll wait (2 s in running_bot): the
+            # bot gave up on it at 2 + 1 s. Polls in flight already are answered as usual.
+            fake.fail("getUpdates", "hang", 2, delay=4)
+            await until(lambda: lines(logged, "telegram_recovered"), timeout=30)
+            assert fake.failed("getUpdates", "hang") == 2
+            await fake.push(fake.message(QUESTION))
+            await answered_once(fake)
+    _run(scenario())
+    assert "Traceback" not in logged.getvalue()
+    [down] = lines(logged, "telegram_unreachable")
+    assert "channel=polling" in down and "method=getUpdates" in down
+    assert 'detail="timed out waiting for the answer"' in down
+    [recovered] = lines(logged, "telegram_recovered")
+    assert "channel=polling" in recovered and "failed_calls=2" in recovered
+
+
+def test_a_send_that_timed_out_is_not_sent_again(seeds_engine, logged):
+    async def scenario():
+        async with running_bot(seeds_engine, read_timeout=1) as fake:
+            fake.fail("sendMessage", "hang", 1, chat_id=7, delay=2)
+            await fake.push(fake.message(QUESTION))
+            await until(lambda: lines(logged, "telegram_send_failed"), timeout=30)
+            # Telegram carried the answer out: sent again, it would show twice.
+            [hung] = [p for m, p, _ in fake.calls if m == "sendMessage!hang"]
+            assert "بيسكوف" in hung["text"] and not fake.sent(chat_id=7)
+            await fake.push(fake.message(QUESTION))  # the next question is answered, once
+            await answered_once(fake)
+    _run(scenario())
+    assert "Traceback" not in logged.getvalue() and not lines(logged, "handler_error")
+    [failed] = lines(logged, "telegram_send_failed")
+    assert "method=sendMessage" in failed and "chat_id=7" in failed and "attempts=1" in failed
+    assert 'detail="timed out waiting for the answer"' in failed
+    assert 'reason="Telegram may have delivered it: not sent again"' in failed
+    # One line for the incident: no "retrying" line for a send that does not go again.
+    assert not lines(logged, "telegram_unreachable") and not lines(logged, "telegram_recovered")
+
+
 def test_a_429_is_waited_out_then_the_answer_sent(seeds_engine, logged):
     faults = [("sendMessage", "429", 1)]  # retry_after 1
 

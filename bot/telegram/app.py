@@ -65,6 +65,10 @@ _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TELEGRAM_FILE_LIMIT = 20 * 1024 * 1024
 _LINK = re.compile(r"https?://\S+", re.IGNORECASE)
 _MAX_LINKS = 20
+# Seconds to wait for Telegram's answer to a call (on top of the long-poll wait for getUpdates):
+# PTB's default. Past it the call is a fault (``faults.classify``): a poll is made again at
+# once, a send is not (Telegram may have carried it out).
+READ_TIMEOUT = 5.0
 
 
 @dataclass
@@ -465,10 +469,11 @@ async def _post_init(app: Application) -> None:
     log.info("started", extra={"bot": app.bot.username})
 
 
-def build_application(token: str, base_url: str, state: BotState,
-                      retry: Retry = PATIENT) -> Application:
+def build_application(token: str, base_url: str, state: BotState, retry: Retry = PATIENT,
+                      read_timeout: float = READ_TIMEOUT) -> Application:
     """The PTB application with every handler registered; the caller starts it (``updates``).
-    Telegram's own faults are retried and logged once each (``faults``)."""
+    Telegram's own faults are retried and logged once each (``faults``); ``read_timeout`` is
+    a parameter so that tests can meet a Telegram that does not answer in a second, not in 5."""
     quiet_ptb()
     app = (
         Application.builder()
@@ -477,7 +482,10 @@ def build_application(token: str, base_url: str, state: BotState,
         .base_file_url(_file_url(base_url))
         .concurrent_updates(32)
         .connection_pool_size(64)
-        .get_updates_request(PollingRequest(Incidents("polling", retry.settle)))
+        .read_timeout(read_timeout)
+        # PTB takes no timeouts for a getUpdates request it is given: they go to the request.
+        .get_updates_request(PollingRequest(Incidents("polling", retry.settle),
+                                            read_timeout=read_timeout))
         .rate_limiter(Sender(retry, state.conversations.forget))
         .post_init(_post_init)
         .build()

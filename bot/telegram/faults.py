@@ -228,7 +228,9 @@ class Sender(BaseRateLimiter[None]):
                 if fault.kind == "blocked":
                     self._blocked(chat_id, fault)
                     raise
-                self.incidents.failed(fault, method=endpoint, chat_id=chat_id)
+                if fault.resend:
+                    # One that cannot go again is not retried: its one line is the one below.
+                    self.incidents.failed(fault, method=endpoint, chat_id=chat_id)
                 if not fault.resend or attempt >= self.retry.attempts:
                     log.warning("telegram_send_failed", extra={
                         "method": endpoint, "chat_id": chat_id, "attempts": attempt,

@@ -121,10 +121,13 @@ class Settings(BaseSettings, EngineConfig):
 
     @field_validator("telegram_webhook_secret")
     @classmethod
-    def _webhook_secret(cls, value: str) -> str:
+    def _webhook_secret(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
-        if not value:
+        if not value and info.data.get("telegram_webhook_url"):
+            # Only in webhook mode: a polling bot has no secret to redact or to set.
             return secrets.token_urlsafe(32)  # letters, digits, - and _: what Telegram takes
+        if not value:
+            return value
         if not _WEBHOOK_SECRET.fullmatch(value):
             raise ValueError("1 to 256 characters, each a letter, a digit, _ or -")
         return value

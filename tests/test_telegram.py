@@ -85,7 +85,11 @@ async def running_bot(engine: Khabar, *, allowed="", admins="", rate=0, feeds=No
             await app.post_init(app)
             if hook is None:
                 # A poll interval makes PTB's backoff after a failed poll start there, not at 1 s.
-                await app.updater.start_polling(**polling_options(poll_interval=0.01, timeout=2))
+                # As ``run_polling`` does: a failed poll goes to the application's error handler.
+                await app.updater.start_polling(
+                    **polling_options(poll_interval=0.01, timeout=2),
+                    error_callback=lambda exc: app.create_task(
+                        app.process_error(error=exc, update=None)))
             else:
                 fake.webhook_port = hook.port
                 await app.updater.start_webhook(**webhook_options(hook))

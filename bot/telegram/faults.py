@@ -186,11 +186,6 @@ class PollingRequest(HTTPXRequest):
         return result
 
 
-def ignore_polling_error(exc: TelegramError) -> None:
-    """PTB's polling error callback: nothing to do, ``PollingRequest`` has logged the incident
-    (PTB's default callback logs a traceback for every retry)."""
-
-
 class Sender(BaseRateLimiter[None]):
     """Every Bot API call but getUpdates: a 429 waits as long as Telegram asks, a fault that
     sent nothing goes again with backoff, a chat that blocked the bot is forgotten.

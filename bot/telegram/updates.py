@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from khabar.bot.telegram.faults import ignore_polling_error
-
 if TYPE_CHECKING:
     from telegram.ext import Application
 
@@ -48,9 +46,11 @@ def webhook(settings: Settings) -> Webhook | None:
 
 def polling_options(poll_interval: float = 0.0, timeout: int = POLL_TIMEOUT) -> dict[str, Any]:
     """What ``start_polling`` and ``run_polling`` take. After a failed poll PTB waits 1 s,
-    then half as long again each time up to 30 s (``poll_interval`` > 0 starts it there)."""
+    then half as long again each time up to 30 s (``poll_interval`` > 0 starts it there).
+    ``run_polling`` hands a failed poll to the application's error handler, which is silent
+    for Telegram's own faults: ``faults.PollingRequest`` has logged the incident once."""
     return {"poll_interval": poll_interval, "timeout": timeout,
-            "allowed_updates": ALLOWED_UPDATES, "error_callback": ignore_polling_error}
+            "allowed_updates": ALLOWED_UPDATES}
 
 
 def webhook_options(hook: Webhook) -> dict[str, Any]:

@@ -92,12 +92,15 @@ class Retrieved:
     # The question's terms that ask about something: what coverage and ``covered`` count.
     asked: frozenset[str]
     search_ms: float
+    # Each candidate's words, as lexical trust built them, so ``covered`` reads them again
+    # instead of splitting the passage twice per question.
+    words: dict[int, set[str]]
 
     def covered(self, pid: int) -> bool:
         """Whether passage ``pid`` holds every word of the question (names in any script; the
         lexicon's readings do not count): a short "who is X?" matches a long passage with a
         low cosine, but a passage naming X in full covers it."""
-        words = set(self.rows[pid].norm.split())
+        words = self.words.get(pid) or set(self.rows[pid].norm.split())
         return bool(self.asked) and all(self.spelled[t] & words for t in self.asked)
 
     def hit(self, c: Candidate) -> Hit:
@@ -146,6 +149,7 @@ def retrieve(generation: Generation, query: Query, depth: int,
             shift = {lang: value - mean for lang, value in pull.items()}
 
     top_lex = max(lexical.values(), default=0.0)
+    words: dict[int, set[str]] = {}
     scored: list[Candidate] = []
     for pid in ids:
         p = rows.get(pid)
@@ -162,7 +166,8 @@ def retrieve(generation: Generation, query: Query, depth: int,
         else:
             trust = 0.0
             if q_set and (options.transliterate or p.script == query.script):
-                trust = coverage(forms, set(p.norm.split()))
+                words[pid] = set(p.norm.split())
+                trust = coverage(forms, words[pid])
             score = centred + options.lexical_weight * lex * trust
         scored.append(Candidate(pid, score, d, lex))
     raised = None
@@ -188,7 +193,7 @@ def retrieve(generation: Generation, query: Query, depth: int,
     unseen = _unseen_share(asked, {t: n for t, n in seen.items() if n}, total)
     return Retrieved(tuple(scored), closest, rows, passages, tuple(sentences),
                      raised is not None, unseen, forms, spelled, df, shift, asked,
-                     (time.perf_counter() - started) * 1000)
+                     (time.perf_counter() - started) * 1000, words)
 
 
 def _by_period(scored: list[Candidate], dates: dict[int, str | None], period: Period,

@@ -73,6 +73,12 @@ class EngineConfig(BaseModel):
     max_page_bytes: int = Field(10_000_000, ge=1)
     fetch_allow_private: bool = False
 
+    # Following stories: how many topics one chat may follow, and how close a new passage
+    # must be to a topic to alert (its cosine less the topic's pull toward the passage's
+    # language; docs/follow.md has the measurements behind the default).
+    max_topics_per_chat: int = Field(20, ge=1, le=1000)
+    follow_min_score: float = Field(0.063, ge=0.0, le=1.0)
+
     @field_validator("search_mode")
     @classmethod
     def _search_mode(cls, value: str) -> str:

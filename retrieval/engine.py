@@ -16,6 +16,8 @@ lazily: constructing a ``Khabar`` loads no model and opens no index.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +33,11 @@ from khabar.embeddings.base import Embedder
 from khabar.embeddings.registry import get_embedder
 from khabar.retrieval.config import DEFAULTS, EngineConfig
 from khabar.retrieval.errors import QuestionError
-from khabar.retrieval.index.backend import Generation, IndexBackend
+from khabar.retrieval.follow.match import MatchReport, match_new
+from khabar.retrieval.follow.store import FollowStore, Topic
+from khabar.retrieval.follow.timeline import Timeline, timeline_topic
+from khabar.retrieval.follow.timeline import build as build_timeline
+from khabar.retrieval.index.backend import Generation, IndexBackend, KhabarIndexError
 from khabar.retrieval.index.generations import IndexDir, LiveIndex
 from khabar.retrieval.index.indexer import Indexer, IndexReport, ProgressFn
 from khabar.retrieval.index.records import DocMeta, StoredArticle, StoredPassage
@@ -51,6 +57,8 @@ from khabar.retrieval.types import Answer, Query
 if TYPE_CHECKING:
     from khabar.retrieval.intake import Intake
     from khabar.retrieval.stages.llm import LLM, LLMConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +206,86 @@ class Khabar:
               only: Sequence[str] | None = None) -> IndexReport:
         """Bring the index in line with ``seeds`` (only what changed is embedded); ``only``
         (paths relative to ``seeds``) looks at those files alone."""
-        return self.indexer.run(self.seeds, rebuild=rebuild, progress=progress, only=only)
+        report = self.indexer.run(self.seeds, rebuild=rebuild, progress=progress, only=only)
+        self.match_follows()
+        return report
 
     def watch(self, on_report: Callable[[IndexReport], None],
               stop: threading.Event | None = None) -> None:
-        """Reindex after every burst of changes in ``seeds`` until ``stop`` is set."""
+        """Reindex after every burst of changes in ``seeds`` until ``stop`` is set; new
+        articles are matched against followed topics after each run."""
         from khabar.retrieval.index.watch import watch
 
-        watch(self.indexer, self.seeds, on_report, stop)
+        def report(run: IndexReport) -> None:
+            on_report(run)
+            self.match_follows()
+
+        watch(self.indexer, self.seeds, report, stop)
+
+    # Following stories ---------------------------------------------------------------------
+
+    @cached_property
+    def follows(self) -> FollowStore:
+        """Followed topics, their matches and the alerts to send (``state_dir``)."""
+        return FollowStore(self.state_dir / "follows.sqlite")
+
+    def follow(self, chat: str, topic: str, lang: str | None = None) -> Topic:
+        """``chat`` follows ``topic`` (words or a question, checked like a question): new
+        articles of its story will be queued as alerts for that chat. ``FollowError`` when
+        the chat already follows it or follows the most topics allowed."""
+        text = self.validate(topic)
+        if not asks_something(text):
+            raise QuestionError("empty", "the topic has no word to look for")
+        vector = self.embedder.embed([text], query=True)[0]
+        try:
+            paths = [d.path for d in self.documents()]
+        except KhabarIndexError:
+            paths = []  # nothing indexed yet: every article to come is new
+        self.follows.baseline(paths)
+        return self.follows.follow(chat, text, lang or detect_lang(text), self.embedder.spec,
+                                   vector, self.config.max_topics_per_chat)
+
+    def unfollow(self, chat: str, which: str) -> Topic:
+        """Stop following the topic named by its number or its words."""
+        return self.follows.unfollow(chat, which)
+
+    def following(self, chat: str) -> list[Topic]:
+        return self.follows.topics(chat) if self.follows.exists else []
+
+    def match_follows(self) -> MatchReport | None:
+        """Match articles no run has looked at against every followed topic, queueing an
+        alert per new story of a topic. Indexing calls it after every run; a fault here is
+        one log line and never fails the run (the articles stay unseen, so the next run
+        matches them)."""
+        if not self.follows.exists:
+            return None
+        try:
+            with self.live.use() as generation, self._read_lock:
+                report = match_new(generation, self.follows, self.embedder.spec,
+                                   lambda texts: self.embedder.embed(texts, query=True),
+                                   self.config.follow_min_score)
+        except (KhabarIndexError, sqlite3.Error, OSError) as exc:
+            log.warning("follow_match_failed", extra={"error": str(exc)})
+            return None
+        if report.articles:
+            log.info("follow_matched", extra={"articles": report.articles,
+                                              "topics": report.topics,
+                                              "alerts": report.alerts})
+        return report
+
+    def timeline(self, topic: str, limit: int = 50) -> Timeline:
+        """``topic``'s story as dated articles, oldest first, one cited sentence each."""
+        text = self.validate(topic)
+        vector = self.embedder.embed([text], query=True)[0]
+        with self.live.use() as generation, self._read_lock:
+            return build_timeline(generation, text, vector, self.config.follow_min_score,
+                                  limit)
+
+    @staticmethod
+    def timeline_topic(question: str, history: Sequence[str] = ()) -> str | None:
+        """The story ``question`` asks the timeline of ("timeline of ...", "تسلسل أحداث
+        ...", "what happened in this story?"), or None for any other question."""
+        return timeline_topic(question, history)
 
     def validate(self, question: str) -> str:
         """The question stripped, or ``QuestionError`` naming the check it fails, so a front
@@ -314,4 +394,6 @@ class Khabar:
             self.live.close()
         if "lexicon" in self.__dict__:
             self.lexicon.close()
+        if "follows" in self.__dict__:
+            self.follows.close()
         self.index_dir.close()

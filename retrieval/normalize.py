@@ -148,3 +148,20 @@ def detect_lang(text: str) -> str:
         return "fa" if persian > arabic else "ar"
     persian, arabic = len(_PERSIAN_ONLY.findall(text)), len(_ARABIC_ONLY.findall(text))
     return "fa" if persian > arabic else "ar"
+
+
+# Passages sharing at least this share of their three-word runs tell one story: a wire copy
+# republished with a new headline or a trimmed paragraph, not two reports of one event.
+_SAME_STORY = 0.5
+
+
+def shingles(norm: str) -> frozenset[tuple[str, ...]]:
+    """The three-word runs of a normalised text, what ``same_story`` compares."""
+    words = norm.split()
+    return frozenset(tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2)))
+
+
+def same_story(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
+    """Whether two passages are one wire copy told twice (answers cite it once; a followed
+    topic alerts once)."""
+    return bool(a and b) and len(a & b) / len(a | b) >= _SAME_STORY

@@ -107,9 +107,17 @@ def same_generation_reads(engines: list[Khabar]) -> None:
     keys = sorted(lookup_keys("putin") | lookup_keys("پوتین") | lookup_keys("قاهره"))
     assert local.store.spellings(keys) == other.store.spellings(keys)
     assert {"putin", "بوتين", "پوتين"} <= set(local.store.spellings(keys))  # ی read as ي
-    assert local.store.passage_counts() == other.store.passage_counts()
-    for path in local.store.passage_counts():
+    counts = local.store.passage_counts()
+    assert other.store.passage_counts() == counts
+    for path in counts:
         assert local.store.article(path) == other.store.article(path)
+    paths = [*sorted(counts)[:3], "no-such.txt"]
+    ids = local.store.passage_ids(paths)
+    assert {p: len(v) for p, v in ids.items()} == {p: counts[p] for p in paths[:3]}
+    local_texts = {p: [local.store.passages(v)[i].text for i in v] for p, v in ids.items()}
+    other_ids = other.store.passage_ids(paths)
+    assert {p: [other.store.passages(v)[i].text for i in v]
+            for p, v in other_ids.items()} == local_texts
     assert other.store.article("no-such.txt") is None
 
 

@@ -446,6 +446,19 @@ class MilvusStore:
             "passages", self.seen, ["doc_id"]) for r in rows)
         return {path: counts.get(doc_id, 0) for doc_id, path in paths.items()}
 
+    def passage_ids(self, paths: Sequence[str]) -> dict[str, list[int]]:
+        """The passage ids of each of ``paths`` this generation sees, in text order."""
+        out: dict[str, list[int]] = {}
+        docs = {r["id"]: r["path"] for r in self.tables.query_in(
+            "documents", "path", list(paths), self.seen, ["id", "path"])}
+        if not docs:
+            return out
+        rows = self.tables.query_in("passages", "doc_id", list(docs), self.seen,
+                                    ["id", "doc_id"])
+        for r in sorted(rows, key=lambda r: r["id"]):
+            out.setdefault(docs[r["doc_id"]], []).append(int(r["id"]))
+        return out
+
     def article(self, path: str) -> StoredArticle | None:
         """One document's metadata, text and passage spans, or None if it is not stored."""
         rows = self.tables.query("documents", f"path == {quote(path)} and {self.seen}",

@@ -492,6 +492,19 @@ class Store:
         )
         return dict(rows.fetchall())
 
+    def passage_ids(self, paths: Sequence[str]) -> dict[str, list[int]]:
+        """The passage ids of each of ``paths`` this generation sees, in text order."""
+        out: dict[str, list[int]] = {}
+        for i in range(0, len(paths), 500):
+            chunk = list(paths[i:i + 500])
+            rows = self.db.execute(
+                "SELECT d.path, p.id FROM documents d JOIN passages p ON p.doc_id = d.id"
+                f" AND {self._seen} WHERE {_visible('d', self.generation)}"
+                f" AND d.path IN ({_marks(chunk)}) ORDER BY p.id", chunk)
+            for path, pid in rows:
+                out.setdefault(path, []).append(pid)
+        return out
+
     def article(self, path: str) -> StoredArticle | None:
         """One document's metadata, text and passage spans, or None if it is not stored."""
         row = self.db.execute(

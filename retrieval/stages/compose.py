@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from khabar.retrieval.dates import Mention, mentions
 from khabar.retrieval.index.records import StoredPassage
+from khabar.retrieval.normalize import same_story, shingles
 from khabar.retrieval.stages.rerank.base import Ranking
 from khabar.retrieval.stages.retrieve import Retrieved
 from khabar.retrieval.strings import say
@@ -85,14 +86,14 @@ def compose(query: Query, retrieved: Retrieved, ranking: Ranking,
         p = passages.get(pid)
         if p is None:
             continue
-        shingles = _shingles(p.norm)
-        twin = next((k for k in kept if _same_story(k[1], shingles)), None)
+        words = shingles(p.norm)
+        twin = next((k for k in kept if same_story(k[1], words)), None)
         if twin is not None:  # one agency story told by another outlet: cite it once
             named = {passages[twin[0]].doc.path, *(source.doc for source in twin[2])}
             if p.doc.path not in named:
                 twin[2].append(Source(p.doc.path, p.doc.title, p.doc.outlet, p.doc.date))
             continue
-        kept.append((pid, shingles, []))
+        kept.append((pid, words, []))
     citations = []
     for pid, _, also in kept:
         p = passages[pid]
@@ -119,20 +120,6 @@ def compose(query: Query, retrieved: Retrieved, ranking: Ranking,
     if dated:
         answer += "\n" + _dates_line(dated, query.lang)
     return Composed(True, answer, tuple(citations))
-
-
-# Passages sharing at least this share of their three-word runs tell one story: a wire copy
-# republished with a new headline or a trimmed paragraph, not two reports of one event.
-_SAME_STORY = 0.5
-
-
-def _shingles(norm: str) -> frozenset[tuple[str, ...]]:
-    words = norm.split()
-    return frozenset(tuple(words[i:i + 3]) for i in range(max(1, len(words) - 2)))
-
-
-def _same_story(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> bool:
-    return bool(a and b) and len(a & b) / len(a | b) >= _SAME_STORY
 
 
 def _dates_line(dated: list[tuple[Mention, str | None]], lang: str) -> str:

@@ -8,23 +8,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from khabar.bot.render import answer_text
+from khabar.bot.render import alert_text, answer_text, timeline_text, topics_text
 from khabar.bot.sessions import Conversations
 from khabar.bot.streams import BadLine, lines
 from khabar.retrieval.engine import Khabar
-from khabar.retrieval.errors import QuestionError
+from khabar.retrieval.errors import KhabarError, QuestionError
 from khabar.retrieval.types import Answer
 
 HELP = """Ask a question in Arabic, Persian or English about the indexed articles.
 Follow-up questions ("and where did they meet?") are read in the conversation's context.
   /new      start a new conversation (forget the earlier questions)
   /sources  full citations (snippets, links) of the last answer
+  /follow <topic>     be told here of new articles of that story (/following, /unfollow N)
+  /timeline <topic>   the story's dated articles in order ("what happened in this story?")
   /help     this help
   /quit     leave (Ctrl-D works too)"""
 
 CHECKED = "── checked answer ──"
 # A terminal holds one conversation, and it lasts as long as the session does.
 _CONVERSATION = ("terminal",)
+# The follows of whoever uses this machine's terminal (``khabar follow`` too).
+LOCAL_CHAT = "local"
 
 
 class ChatSession:
@@ -55,6 +59,12 @@ class ChatSession:
             return answer_text(self.last, full=True)
         if not command:
             return ""
+        follow = self._follow_command(line.strip())
+        if follow is not None:
+            return self._with_alerts(follow)
+        topic = self.engine.timeline_topic(line, self.conversations.history(_CONVERSATION))
+        if topic is not None:
+            return self._with_alerts(timeline_text(self.engine.timeline(topic)))
         streamed: list[str] = []
 
         def show(delta: str) -> None:
@@ -68,8 +78,34 @@ class ChatSession:
             return f"Cannot ask that: {exc}."
         self.conversations.add(_CONVERSATION, self.last.question)
         if streamed:  # the draft stays above; the checked answer below is the one that counts
-            return f"\n{CHECKED}\n{answer_text(self.last)}"
-        return answer_text(self.last)
+            return self._with_alerts(f"\n{CHECKED}\n{answer_text(self.last)}")
+        return self._with_alerts(answer_text(self.last))
+
+    def _follow_command(self, line: str) -> str | None:
+        """/follow, /following, /unfollow and /timeline; None for any other line."""
+        name, _, arg = line.partition(" ")
+        name, arg = name.lower(), arg.strip()
+        try:
+            if name == "/following":
+                return topics_text(self.engine.following(LOCAL_CHAT))
+            if name == "/follow":
+                topic = self.engine.follow(LOCAL_CHAT, arg or (self.last.standalone or
+                                                               self.last.question
+                                                               if self.last else ""))
+                return f"Following {topic.id}. {topic.text}: new articles will show here."
+            if name == "/unfollow":
+                return f"Stopped following: {self.engine.unfollow(LOCAL_CHAT, arg).text}"
+            if name == "/timeline":
+                return timeline_text(self.engine.timeline(
+                    arg or (self.last.question if self.last else "")))
+        except KhabarError as exc:
+            return f"Cannot do that: {exc}."
+        return None
+
+    def _with_alerts(self, reply: str) -> str:
+        """The reply, then any alert that came for this terminal's topics (shown once)."""
+        shown = [alert_text(a) for a in self.engine.follows.take(LOCAL_CHAT, limit=20)]
+        return "\n\n".join([reply, *shown]) if shown else reply
 
 
 def run(engine: Khabar, history: Path, stdin: TextIO | None = None,

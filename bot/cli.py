@@ -1,5 +1,5 @@
-"""``khabar``: index, add, feeds, ask, chat, eval, bench, telegram, serve, health. Heavy
-modules load inside commands, so ``--help`` is fast.
+"""``khabar``: index, add, feeds, ask, chat, follow, timeline, eval, replay, bench, telegram,
+serve, health. Heavy modules load inside commands, so ``--help`` is fast.
 
 Library code raises ``KhabarError`` for what a user can fix; this module alone turns those into
 one-line messages and exit status 1. Any other exception is a bug and keeps its traceback.
@@ -349,6 +349,113 @@ def chat(settings: Settings) -> None:
     engine = _engine(settings)
     _ready(engine)
     chat_mod.run(engine, settings.index_dir.parent / "history", out=click.echo)
+
+
+@main.command()
+@_common
+@click.argument("topic")
+def follow(settings: Settings, topic: str) -> None:
+    """Follow TOPIC (words or a question): new articles of its story are shown by `khabar
+    alerts` and in `khabar chat`, once indexing (index, add, feeds, --watch) takes them in."""
+    from khabar.bot.chat import LOCAL_CHAT
+
+    with _user_errors():
+        t = _engine(settings).follow(LOCAL_CHAT, topic)
+    click.echo(f"Following {t.id}. {t.text}")
+
+
+@main.command()
+@_common
+def following(settings: Settings) -> None:
+    """List the topics followed from this machine's terminal."""
+    from khabar.bot.chat import LOCAL_CHAT
+    from khabar.bot.render import topics_text
+
+    click.echo(topics_text(_engine(settings).following(LOCAL_CHAT)))
+
+
+@main.command()
+@_common
+@click.argument("which")
+def unfollow(settings: Settings, which: str) -> None:
+    """Stop following a topic, named by its number (see `khabar following`) or its words."""
+    from khabar.bot.chat import LOCAL_CHAT
+
+    with _user_errors():
+        t = _engine(settings).unfollow(LOCAL_CHAT, which)
+    click.echo(f"Stopped following: {t.text}")
+
+
+@main.command()
+@_common
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
+def alerts(settings: Settings, as_json: bool) -> None:
+    """Show the new articles of followed stories not shown yet (each is shown once)."""
+    from khabar.bot.chat import LOCAL_CHAT
+    from khabar.bot.render import alert_text
+
+    for alert in _engine(settings).follows.take(LOCAL_CHAT, limit=1000):
+        click.echo(json.dumps({"topic": alert.topic.text, "citation": alert.match.citation},
+                              ensure_ascii=False) if as_json else alert_text(alert) + "\n")
+
+
+@main.command()
+@_common
+@click.argument("topic")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+def timeline(settings: Settings, topic: str, as_json: bool) -> None:
+    """TOPIC's story as its dated articles in date order, one cited sentence each."""
+    from khabar.bot.render import timeline_text
+
+    engine = _engine(settings)
+    engine.generation()
+    result = engine.timeline(topic)
+    click.echo(json.dumps(result.to_json(), ensure_ascii=False) if as_json
+               else timeline_text(result))
+
+
+@main.command()
+@_common
+@click.argument("set_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--topics", "topics_file", required=True,
+              type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Topic lines: {\"id\", \"lang\", \"topic\", \"groups\": [...]}.")
+@click.option("--cost", is_flag=True,
+              help="Also time indexing SET_DIR's last 100 articles with 1,000 topics followed "
+                   "against none.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def replay(settings: Settings, set_dir: Path, topics_file: Path, cost: bool,
+           as_json: bool) -> None:
+    """Measure following stories: SET_DIR's corpus indexed day by day in publication order
+    with the topics followed; alerts scored against each topic's story (selection.json)."""
+    from khabar.bot.progress import progress_bar
+    from khabar.retrieval.measure.replay import matching_cost
+    from khabar.retrieval.measure.replay import replay as run_replay
+
+    with _user_errors(), progress_bar("replaying") as bar:
+        result = run_replay(set_dir, topics_file, settings, progress=bar)
+        costs = matching_cost(set_dir, config=settings) if cost else None
+    data = result.to_json()
+    if costs is not None:
+        data["cost"] = costs.to_json()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    per_topic = data.pop("per_topic")
+    click.echo(f"{set_dir}: {data['topics']} topics, {data['articles']} articles over "
+               f"{data['days']} days: precision {data['precision']:.3f}, recall "
+               f"{data['recall']:.3f} ({data['correct']} of {data['matched']} matched "
+               f"articles in their story; {data['found']} of {data['story_articles']} story "
+               f"articles found); {data['alerts']} alerts; {data['exact_spans']} of "
+               f"{data['matched']} snippets exact spans; matching {data['match_seconds']:.2f}s "
+               f"beside indexing {data['index_seconds']:.1f}s")
+    for t in per_topic:
+        if t["wrong"] or t["missed"]:
+            click.echo(f"  {t['id']}: wrong {t['wrong']} missed {t['missed']}")
+    if costs is not None:
+        click.echo(f"cost: indexing {costs.articles} new articles took {costs.without_s:.1f}s "
+                   f"with no topic, {costs.with_s:.1f}s with {costs.topics} topics followed "
+                   f"({costs.ratio:.3f}x; {costs.alerts} alerts)")
 
 
 @main.command(name="eval")

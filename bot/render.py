@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 from khabar.bot.answers import also_in, byline, notices, read_as
+from khabar.retrieval.follow.store import Alert, Topic
+from khabar.retrieval.follow.timeline import Timeline
 from khabar.retrieval.types import Answer, Citation
 
 # Direction controls: in a file name they can make a report line read as something it is not.
@@ -66,3 +68,44 @@ def answer_text(answer: Answer, *, full: bool = False) -> str:
         if full and group[0].url:
             lines.append(f"    {group[0].url}")
     return "\n".join(lines).rstrip()
+
+
+def cited_line(c: dict) -> str:
+    """A cited snippet's article, from a ``Citation``'s JSON (alerts, digests, timelines)."""
+    meta = byline(c.get("outlet"), c.get("date"), sep=" — ")
+    return (c.get("title") or c["doc"]) + (f" ({meta})" if meta else "") + f" · {c['doc']}"
+
+
+def topics_text(topics: list[Topic]) -> str:
+    if not topics:
+        return "No topics followed. Follow one with /follow <words or a question>."
+    return "\n".join(f"{t.id}. {t.text}" for t in topics)
+
+
+def alert_text(alert: Alert) -> str:
+    """A new article of a followed story: the topic, the article, the snippet that matched."""
+    c = alert.match.citation
+    lines = [f"New in “{alert.topic.text}”:", cited_line(c), f"    {c['snippet']}"]
+    others = [a.get("outlet") or a["doc"] for a in c.get("also_in", [])]
+    if others:
+        lines.append(f"    also in: {', '.join(others)}")
+    return "\n".join(lines)
+
+
+def timeline_text(timeline: Timeline) -> str:
+    """The story's dated articles, oldest first: date, article, the sentence cited."""
+    if not timeline.entries:
+        return f"No dated articles found for “{timeline.topic}”."
+    lines = [f"Timeline: {timeline.topic}"]
+    for e in timeline.entries:
+        c = e.citation
+        lines.append(f"{e.date}  {cited_line(c)}")
+        lines.append(f"    {excerpt(c['snippet'])}")
+        for d in e.dates:
+            lines.append(f"    («{d['text']}» = {d['date']})")
+        others = [a.get("outlet") or a["doc"] for a in c.get("also_in", [])]
+        if others:
+            lines.append(f"    also in: {', '.join(others)}")
+    if timeline.undated:
+        lines.append(f"({timeline.undated} more article(s) of this story carry no date.)")
+    return "\n".join(lines)

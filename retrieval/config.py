@@ -77,7 +77,7 @@ class EngineConfig(BaseModel):
     # must be to a topic to alert (its cosine less the topic's pull toward the passage's
     # language; docs/follow.md has the measurements behind the default).
     max_topics_per_chat: int = Field(20, ge=1, le=1000)
-    follow_min_score: float = Field(0.063, ge=0.0, le=1.0)
+    follow_min_score: float = Field(0.079, ge=0.0, le=1.0)
 
     @field_validator("search_mode")
     @classmethod

@@ -33,7 +33,7 @@ from khabar.embeddings.base import Embedder
 from khabar.embeddings.registry import get_embedder
 from khabar.retrieval.config import DEFAULTS, EngineConfig
 from khabar.retrieval.errors import QuestionError
-from khabar.retrieval.follow.match import MatchReport, match_new
+from khabar.retrieval.follow.match import MatchReport, background, match_new
 from khabar.retrieval.follow.store import FollowStore, Topic
 from khabar.retrieval.follow.timeline import Timeline, timeline_topic
 from khabar.retrieval.follow.timeline import build as build_timeline
@@ -236,6 +236,9 @@ class Khabar:
         text = self.validate(topic)
         if not asks_something(text):
             raise QuestionError("empty", "the topic has no word to look for")
+        limit = self.config.max_topics_per_chat
+        if self.follows.exists:
+            self.follows.check(chat, text, limit)
         vector = self.embedder.embed([text], query=True)[0]
         try:
             paths = [d.path for d in self.documents()]
@@ -243,7 +246,7 @@ class Khabar:
             paths = []  # nothing indexed yet: every article to come is new
         self.follows.baseline(paths)
         return self.follows.follow(chat, text, lang or detect_lang(text), self.embedder.spec,
-                                   vector, self.config.max_topics_per_chat)
+                                   vector, limit)
 
     def unfollow(self, chat: str, which: str) -> Topic:
         """Stop following the topic named by its number or its words."""
@@ -263,6 +266,7 @@ class Khabar:
             with self.live.use() as generation, self._read_lock:
                 report = match_new(generation, self.follows, self.embedder.spec,
                                    lambda texts: self.embedder.embed(texts, query=True),
+                                   lambda texts: self.embedder.embed(texts, query=False),
                                    self.config.follow_min_score)
         except (KhabarIndexError, sqlite3.Error, OSError) as exc:
             log.warning("follow_match_failed", extra={"error": str(exc)})
@@ -277,9 +281,12 @@ class Khabar:
         """``topic``'s story as dated articles, oldest first, one cited sentence each."""
         text = self.validate(topic)
         vector = self.embedder.embed([text], query=True)[0]
+        prior = background(self.embedder.spec,
+                           lambda texts: self.embedder.embed(texts, query=False),
+                           self.follows if self.follows.exists else None)
         with self.live.use() as generation, self._read_lock:
             return build_timeline(generation, text, vector, self.config.follow_min_score,
-                                  limit)
+                                  prior, limit)
 
     @staticmethod
     def timeline_topic(question: str, history: Sequence[str] = ()) -> str | None:

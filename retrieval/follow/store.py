@@ -170,21 +170,19 @@ class FollowStore:
 
     # Topics ------------------------------------------------------------------------------
 
+    def check(self, chat: str, text: str, limit: int) -> None:
+        """``FollowError`` when ``chat`` already follows ``text`` or follows ``limit`` topics:
+        asked before the topic is embedded, and again when it is stored."""
+        with self._lock:
+            _check(self._conn(), chat, topic_key(text), limit)
+
     def follow(self, chat: str, text: str, lang: str, spec: str, vector: np.ndarray,
                limit: int) -> Topic:
         """Store ``text`` as followed by ``chat``; ``FollowError`` when the chat already
         follows it or follows ``limit`` topics."""
         key = topic_key(text)
         with self._tx() as db:
-            rows = db.execute("SELECT id, key FROM topics WHERE chat = ?", (chat,)).fetchall()
-            same = next((row[0] for row in rows if row[1] == key), None)
-            if same is not None:
-                raise FollowError("duplicate", f"this chat already follows topic {same}",
-                                  id=same)
-            if len(rows) >= limit:
-                raise FollowError(
-                    "limit", f"a chat may follow at most {limit} topics "
-                    "(KHABAR_MAX_TOPICS_PER_CHAT); unfollow one first", limit=limit)
+            _check(db, chat, key, limit)
             now = time.time()
             cur = db.execute(
                 "INSERT INTO topics(chat, lang, text, key, created, spec, vector) "
@@ -198,8 +196,8 @@ class FollowStore:
                       if which.strip() == str(t.id) or topic_key(which) == topic_key(t.text)),
                      None)
         if topic is None:
-            raise FollowError("unknown", f"this chat follows no topic {which!r}; "
-                              "/following lists them", which=which)
+            raise FollowError("unknown", f"this chat follows no topic {which!r}",
+                              which=which)
         with self._tx() as db:
             _delete_topics(db, [topic.id])
         return topic
@@ -309,6 +307,19 @@ class FollowStore:
                     _name_copy(db, story, m.citation)
         return alerts
 
+    def background(self, key: str) -> dict[str, np.ndarray] | None:
+        """Background vectors kept by an earlier run (``match.background``)."""
+        row = self._read("SELECT value FROM meta WHERE key = ?", (f"background:{key}",))
+        if not row:
+            return None
+        return {lang: np.array(v, dtype=np.float32) for lang, v in json.loads(row[0][0]).items()}
+
+    def set_background(self, key: str, vectors: dict[str, np.ndarray]) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                       (f"background:{key}",
+                        json.dumps({lang: v.tolist() for lang, v in vectors.items()})))
+
     # Delivery ----------------------------------------------------------------------------
 
     def pending(self, chat_prefix: str = "", limit: int = 50) -> list[Alert]:
@@ -321,6 +332,24 @@ class FollowStore:
             "JOIN matches m ON m.id = o.match_id JOIN topics t ON t.id = m.topic_id "
             "WHERE o.sent IS NULL AND o.chat >= ? AND o.chat < ? ORDER BY o.id LIMIT ?",
             (chat_prefix, chat_prefix + "\uffff", limit))
+        return [Alert(row[0], row[1], Topic(*row[3:8]), _match(row[8:]), row[2])
+                for row in rows]
+
+    def take(self, chat: str, limit: int = 50) -> list[Alert]:
+        """The unsent alerts of ``chat`` (exactly), marked sent in the same transaction: for
+        front ends that deliver by being read (the terminal, a web poll), so two readers never
+        get one alert twice."""
+        if not self.exists:
+            return []
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT o.id, o.chat, o.attempts, t.id, t.chat, t.lang, t.text, t.created, "
+                "m.id, m.topic_id, m.chat, m.story, m.path, m.date, m.at, m.citation "
+                "FROM outbox o JOIN matches m ON m.id = o.match_id "
+                "JOIN topics t ON t.id = m.topic_id WHERE o.sent IS NULL AND o.chat = ? "
+                "ORDER BY o.id LIMIT ?", (chat, limit)).fetchall()
+            db.executemany("UPDATE outbox SET sent = ? WHERE id = ?",
+                           [(time.time(), row[0]) for row in rows])
         return [Alert(row[0], row[1], Topic(*row[3:8]), _match(row[8:]), row[2])
                 for row in rows]
 
@@ -371,6 +400,16 @@ class FollowStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _check(db: sqlite3.Connection, chat: str, key: str, limit: int) -> None:
+    rows = db.execute("SELECT id, key FROM topics WHERE chat = ?", (chat,)).fetchall()
+    same = next((row[0] for row in rows if row[1] == key), None)
+    if same is not None:
+        raise FollowError("duplicate", f"this chat already follows topic {same}", id=same)
+    if len(rows) >= limit:
+        raise FollowError("limit", f"a chat may follow at most {limit} topics "
+                          "(KHABAR_MAX_TOPICS_PER_CHAT); unfollow one first", limit=limit)
 
 
 def _blob(vector: np.ndarray) -> bytes:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from khabar.retrieval.dates import mentions
-from khabar.retrieval.follow.match import best_sentence, citation
+from khabar.retrieval.follow.match import best_sentence, citation, pulls
 from khabar.retrieval.index.backend import Generation
 from khabar.retrieval.normalize import normalize, same_story, shingles
 
@@ -50,11 +50,12 @@ class Timeline:
 
 
 def build(generation: Generation, topic: str, vector: np.ndarray, min_score: float,
-          limit: int = 50) -> Timeline:
+          background: dict[str, np.ndarray], limit: int = 50) -> Timeline:
     """The timeline of ``topic`` (its query ``vector``) over ``generation``."""
     hits = generation.vectors.search(vector, SEARCH_DEPTH)
     rows = generation.store.passage_rows([pid for pid, _ in hits])
-    pull = {lang: float(c @ vector) for lang, c in generation.centroids().items()}
+    pull = {lang: float(v[0]) for lang, v in
+            pulls(generation, vector.reshape(1, -1), background).items()}
     best: dict[str, tuple[float, int]] = {}
     passing = [(pid, score - pull.get(rows[pid].lang, 0.0)) for pid, score in hits
                if pid in rows]

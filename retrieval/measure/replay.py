@@ -156,3 +156,86 @@ def _score(engine: Khabar, topics: list[dict], chats: dict[int, dict],
                           "wrong": sorted(got - story), "missed": sorted(story - got)})
     return ReplayResult(len(topics), len(group_of), days, total_matched, correct, story_total,
                         found, alerts, exact, index_s, match_s, per_topic)
+
+
+@dataclass(frozen=True, slots=True)
+class CostResult:
+    """Indexing the same new articles without topics and with ``topics`` followed."""
+
+    articles: int
+    topics: int
+    without_s: float
+    with_s: float
+    alerts: int
+
+    @property
+    def ratio(self) -> float:
+        return self.with_s / self.without_s
+
+    def to_json(self) -> dict:
+        return {"articles": self.articles, "topics": self.topics,
+                "without_seconds": round(self.without_s, 2),
+                "with_seconds": round(self.with_s, 2), "ratio": round(self.ratio, 3),
+                "alerts": self.alerts}
+
+
+def synthetic_topics(corpus: Path, n: int) -> list[str]:
+    """``n`` distinct topics a reader might follow: runs of three to six words from the
+    corpus's titles and opening lines, so that many of them do match."""
+    words: list[list[str]] = []
+    for path in sorted(corpus.glob("*.txt")):
+        for doc in read_articles(path.name, path.read_bytes()).documents:
+            body = doc.text[doc.blocks[0].start:doc.blocks[0].end] if doc.blocks else ""
+            for line in (doc.title or "", body[:300]):
+                if line.split():
+                    words.append(line.split())
+    topics: dict[str, None] = {}
+    size = 3
+    while len(topics) < n and size <= 12:
+        for w in words:
+            for i in range(0, max(1, len(w) - size + 1), size):
+                topics.setdefault(" ".join(w[i:i + size]), None)
+        size += 1
+    if len(topics) < n:
+        raise ReplaySetError(f"{corpus} gives only {len(topics)} distinct topics; {n} wanted")
+    return list(topics)[:n]
+
+
+def matching_cost(set_dir: Path, topics: int = 1000, articles: int = 100,
+                  config: EngineConfig = DEFAULTS) -> CostResult:
+    """Index the corpus's last ``articles`` files (in publication order) onto an index of the
+    rest, once with no topic followed and once with ``topics``; same machine, same run."""
+    corpus = set_dir / "corpus"
+    names = [name for _, day in publication_days(corpus) for name in day]
+    if len(names) <= articles:
+        raise ReplaySetError(f"{corpus} has {len(names)} articles; more than {articles} needed")
+    base, new = names[:-articles], names[-articles:]
+    texts = synthetic_topics(corpus, topics)
+    work = Path(tempfile.mkdtemp(prefix="khabar-cost-"))
+    try:
+        seeds = work / "seeds"
+        seeds.mkdir()
+        for name in base:
+            shutil.copy2(corpus / name, seeds / name)
+        Khabar(work / "base", seeds=seeds, embedder=config.embedder, config=config).index()
+        timings = {}
+        alerts = 0
+        for label, follow in (("without", []), ("with", texts)):
+            run = work / label
+            shutil.copytree(seeds, run / "seeds")
+            shutil.copytree(work / "base", run / "index")
+            engine = Khabar(run / "index", seeds=run / "seeds", embedder=config.embedder,
+                            config=config.model_copy(update={"max_topics_per_chat": 1000}))
+            for i, text in enumerate(follow):
+                engine.follow(f"cost:{i // 1000}", text)
+            for name in new:
+                shutil.copy2(corpus / name, run / "seeds" / name)
+            started = time.perf_counter()
+            engine.index()
+            timings[label] = time.perf_counter() - started
+            if follow:
+                alerts = len(engine.follows.pending("cost:", limit=1_000_000))
+            engine.close()
+        return CostResult(len(new), len(texts), timings["without"], timings["with"], alerts)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,24 +1,28 @@
 """The HTTP routes: parse, check the caller, call ``Serving``, respond. No logic beyond that.
 
-``/v1/*`` needs a bearer key when ``KHABAR_API_KEYS`` is set; questions also count against the
-caller's rate limit. The probes, the metrics and the page itself are open (the page asks for a
-key when the API wants one).
+``/v1/*`` needs a bearer key when ``KHABAR_API_KEYS`` is set; questions (and following a story
+or drawing its timeline, which embed text as a question does) also count against the caller's
+rate limit. The probes, the metrics and the page itself are open (the page asks for a key when
+the API wants one).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import re
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from khabar.bot.serve import metrics
 from khabar.bot.serve.errors import ApiError
 from khabar.bot.serve.protocol import (
+    AlertsOut,
     AnswerOut,
     ArticleOut,
     AskRequest,
@@ -26,10 +30,14 @@ from khabar.bot.serve.protocol import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ErrorOut,
+    FollowRequest,
+    FollowsOut,
     HealthOut,
     ModelList,
     ReadyOut,
     SourcesOut,
+    TimelineOut,
+    TopicOut,
 )
 from khabar.bot.serve.serving import Serving, chunks, completion
 from khabar.bot.sessions import RateLimiter
@@ -44,6 +52,8 @@ _PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 _PAGE = resources.files("khabar.bot.serve").joinpath("static/index.html").read_text("utf-8")
+CLIENT_HEADER = "X-Khabar-Client"
+_CLIENT_ID = re.compile(r"[0-9a-f]{32}")
 
 
 # The dependencies are coroutines: they do no I/O, and FastAPI would hand a plain function to a
@@ -84,10 +94,44 @@ async def question_quota(request: Request, who: Annotated[str, Depends(caller)])
                             f"retry in {wait} s", {"Retry-After": str(wait)})
 
 
+async def follower(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    client: Annotated[str | None, Header(
+        alias=CLIENT_HEADER, description="Without API keys: who follows, 32 hex digits (128 "
+        "random bits the client made once and keeps; the page does)")] = None,
+) -> str:
+    """Whose followed topics and alerts these are: ``web:`` and 16 hex digits of a SHA-256 of
+    the caller's API key, or, on a server without keys, of the client id the page made and
+    sends in ``X-Khabar-Client``. Runs after ``caller`` has checked the key.
+
+    A key names its holder whatever its place in ``KHABAR_API_KEYS`` (its number would move
+    when the list is edited), but it is a secret, and so is a client id (whoever sends it reads
+    its alerts): only the hash is stored or logged. Both hashes have one length, so no web
+    chat id is the prefix of another and ``FollowStore.pending(chat)`` reads one chat only.
+    """
+    if request.state.keys and credentials is not None:  # ``caller`` has checked it
+        secret = credentials.credentials
+    elif client is None:
+        raise ApiError(400, f"missing client id: send the header {CLIENT_HEADER} with 32 hex "
+                            "digits (128 random bits made once and kept; the web page does)")
+    elif _CLIENT_ID.fullmatch(client.lower()):
+        secret = client.lower()
+    else:
+        raise ApiError(400, f"{CLIENT_HEADER}: not a client id; send 32 hex digits (128 "
+                            "random bits made once and kept)")
+    return "web:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+FollowerDep = Annotated[str, Depends(follower)]
+
+
 native = APIRouter(prefix="/v1", tags=["native"], dependencies=[Depends(caller)],
                    responses=_ERRORS)
 openai = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(caller)],
                    responses=_ERRORS)
+follows = APIRouter(prefix="/v1", tags=["follows"], dependencies=[Depends(caller)],
+                    responses=_ERRORS)
 operations = APIRouter(tags=["operations"])
 page = APIRouter(include_in_schema=False)
 
@@ -109,6 +153,45 @@ async def sources(s: ServingDep) -> SourcesOut:
 async def article(doc: str, s: ServingDep) -> ArticleOut:
     """Return one article's text: citation offsets (``start``, ``end``) index it."""
     return await s.article(doc)
+
+
+@follows.post("/follows", response_model=TopicOut, status_code=201,
+              dependencies=[Depends(question_quota)],
+              responses={200: {"model": TopicOut, "description": "Already followed: the topic "
+                                                                "as it was"},
+                         409: {"model": ErrorOut}})
+async def follow(body: FollowRequest, chat: FollowerDep, s: ServingDep) -> Response:
+    """Follow a story: its new articles become alerts for this caller (``GET /v1/alerts``)."""
+    topic, created = await s.follow(chat, body.topic)
+    return JSONResponse(topic.model_dump(), status_code=201 if created else 200)
+
+
+@follows.get("/follows", response_model=FollowsOut)
+async def following(chat: FollowerDep, s: ServingDep) -> FollowsOut:
+    """List the caller's followed topics, oldest first."""
+    return await s.following(chat)
+
+
+@follows.delete("/follows/{topic_id}", response_model=TopicOut,
+                responses={404: {"model": ErrorOut}})
+async def unfollow(topic_id: int, chat: FollowerDep, s: ServingDep) -> TopicOut:
+    """Stop following a topic; its alerts not yet read go with it."""
+    return await s.unfollow(chat, topic_id)
+
+
+@follows.get("/alerts", response_model=AlertsOut)
+async def alerts(chat: FollowerDep, s: ServingDep,
+                 limit: Annotated[int, Query(ge=1, le=100)] = 50) -> AlertsOut:
+    """The caller's new articles of followed stories, oldest first; each is returned once."""
+    return await s.alerts(chat, limit)
+
+
+@follows.get("/timeline", response_model=TimelineOut, dependencies=[Depends(question_quota)])
+async def timeline(topic: Annotated[str, Query(description="Words or a question naming the "
+                                                           "story")],
+                   s: ServingDep) -> TimelineOut:
+    """A story as its dated articles, oldest first, each with the sentence that shows it."""
+    return await s.timeline(topic)
 
 
 @openai.get("/models", response_model=ModelList)

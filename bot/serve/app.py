@@ -76,15 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Khabar", summary="Questions about news articles, answered with "
                   "character-exact citations.", version="1", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
-    for router in (api.native, api.openai, api.operations, api.page):
+    for router in (api.native, api.follows, api.openai, api.operations, api.page):
         app.include_router(router)
     for exc_type in (ApiError, KhabarError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(exc_type, error_response)
     app.add_middleware(BodyLimit, limit=settings.serve_max_body_bytes)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(CORSMiddleware, allow_origins=origins,
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", api.CLIENT_HEADER])
     app.add_middleware(AccessLog)
     return app
 

@@ -21,8 +21,8 @@ from khabar.retrieval.index.backend import KhabarIndexError
 log = logging.getLogger(__name__)
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-          405: "method_not_allowed", 413: "request_too_large", 429: "rate_limit_error",
-          503: "service_unavailable"}
+          405: "method_not_allowed", 409: "conflict_error", 413: "request_too_large",
+          429: "rate_limit_error", 503: "service_unavailable"}
 NOT_READY = "no usable index is loaded yet (the server's log says why); try again later"
 
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests, latency per endpoint, answers found or abstained, the index.
+"""Prometheus metrics: requests, latency per endpoint, answers found or abstained, topics
+followed and alerts delivered, the index.
 
 With ``--workers N`` every worker counts in files under ``PROMETHEUS_MULTIPROC_DIR`` (set by
 ``khabar serve`` before the workers start) and any worker's ``/metrics`` sums them all, so a
@@ -38,6 +39,8 @@ LATENCY = Histogram("khabar_http_request_duration_seconds", "Time to answer an H
                     ["endpoint"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                                            5.0, 10.0))
 ANSWERS = Counter("khabar_answers", "Questions answered, by outcome", ["outcome"])
+FOLLOWS = Counter("khabar_follows", "Topics followed and unfollowed over HTTP", ["action"])
+ALERTS = Counter("khabar_alerts_delivered", "Alerts of followed stories handed to HTTP callers")
 
 
 def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -47,6 +50,14 @@ def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
 
 def answered(found: bool) -> None:
     ANSWERS.labels("found" if found else "abstained").inc()
+
+
+def followed(action: str) -> None:
+    FOLLOWS.labels(action).inc()
+
+
+def alerts_delivered(count: int) -> None:
+    ALERTS.inc(count)
 
 
 class IndexCollector(Collector):

@@ -146,6 +146,84 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
+# --- following stories ---------------------------------------------------------------------
+
+class FollowRequest(BaseModel):
+    """A story to follow: a few words or a question, checked as a question is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str
+
+
+class TopicOut(BaseModel):
+    """A followed topic; ``id`` names it in ``DELETE /v1/follows/{id}``."""
+
+    id: int
+    topic: str
+    lang: str = Field(description="The language the topic was written in (ar, fa, en).")
+    created: float = Field(description="When it was followed (Unix time).")
+
+
+class FollowsOut(BaseModel):
+    follows: list[TopicOut]
+    limit: int = Field(description="How many topics a caller may follow "
+                                   "(KHABAR_MAX_TOPICS_PER_CHAT).")
+
+
+class StoryCitationOut(BaseModel):
+    """An article of a followed story, cited as answers cite their sources (an answer's
+    ``n`` aside): ``text[start:end] == snippet`` for the article's stored text."""
+
+    doc: str
+    title: str | None
+    outlet: str | None
+    date: str | None
+    url: str | None
+    snippet: str
+    start: int
+    end: int
+    score: float
+    also_in: list[AlsoInOut] = Field(default_factory=list,
+                                     description="Other articles carrying the same story.")
+    page: int | None = Field(None, description="The PDF page the snippet is on.")
+
+
+class AlertOut(BaseModel):
+    """A new article of a followed story, returned once."""
+
+    id: int
+    topic: TopicOut
+    citation: StoryCitationOut
+
+
+class AlertsOut(BaseModel):
+    alerts: list[AlertOut]
+
+
+class NamedDateOut(BaseModel):
+    """A date the cited sentence names in words ("yesterday"), worked out from the article's
+    date; ``date`` may be a range, ``start/end``."""
+
+    text: str
+    date: str
+
+
+class TimelineEntryOut(BaseModel):
+    date: str
+    citation: StoryCitationOut
+    dates: list[NamedDateOut] = Field(default_factory=list)
+
+
+class TimelineOut(BaseModel):
+    """A story as its dated articles, oldest first, one cited sentence each; ``undated``
+    articles of it are left off the axis."""
+
+    topic: str
+    undated: int
+    entries: list[TimelineEntryOut]
+
+
 # --- OpenAI-compatible ----------------------------------------------------------------------
 
 class ContentPart(BaseModel):

@@ -1,15 +1,20 @@
-"""What the routes call: questions, articles and readiness, as wire models. No HTTP here.
+"""What the routes call: questions, articles, followed stories and readiness, as wire models.
+No HTTP here.
 
 Everything that embeds or reads the index runs in a worker thread, so the event loop keeps
 accepting requests while a question is embedded. The engine switches to a newly published index
 generation before the next question (``LiveIndex``), so articles indexed while the server runs
 are answered from at once.
+
+Followed stories are the engine's (``Khabar.follow``); whoever indexes matches new articles
+against them and queues alerts, which an HTTP caller collects with ``alerts``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -19,6 +24,8 @@ from khabar.bot.serve.errors import ApiError
 from khabar.bot.serve.markdown import answer_markdown
 from khabar.bot.serve.protocol import (
     MODEL_ID,
+    AlertOut,
+    AlertsOut,
     AnswerOut,
     ArticleOut,
     AssistantMessage,
@@ -28,14 +35,20 @@ from khabar.bot.serve.protocol import (
     Choice,
     ChunkChoice,
     Delta,
+    FollowsOut,
     ModelCard,
     ModelList,
     PassageSpan,
     ReadyOut,
     SourceOut,
     SourcesOut,
+    StoryCitationOut,
+    TimelineOut,
+    TopicOut,
 )
 from khabar.retrieval.engine import Khabar
+from khabar.retrieval.errors import QuestionError
+from khabar.retrieval.follow.store import Alert, FollowError, Topic
 from khabar.retrieval.index.backend import (
     Generation,
     IndexDamagedError,
@@ -55,6 +68,9 @@ class Serving:
         self.engine = engine
         self.log_questions = log_questions
         self.started = int(time.time())
+        # Reading a caller's pending alerts and marking them sent is one step under this lock,
+        # so two requests of one caller at once cannot both be handed the same alert.
+        self._delivery = threading.Lock()
 
     async def ask(self, question: str, history: Sequence[str] = (),
                   k: int | None = None) -> Answer:
@@ -103,6 +119,81 @@ class Serving:
                           lang=d.lang, text=found.text,
                           passages=[PassageSpan(start=s, end=e) for s, e in found.passages])
 
+    # Following stories -------------------------------------------------------------------
+
+    async def follow(self, chat: str, text: str) -> tuple[TopicOut, bool]:
+        """Follow ``text`` for ``chat``; also ``True`` when the topic is new. Following a
+        topic again is no error: the topic as it was comes back (a page that sent it twice,
+        or lost the first reply, gets the same answer)."""
+
+        def run() -> tuple[Topic, bool]:
+            try:
+                return self.engine.follow(chat, text), True
+            except FollowError as exc:
+                if exc.check != "duplicate":
+                    raise
+                same = [t for t in self.engine.following(chat) if t.id == exc.details["id"]]
+                if not same:  # unfollowed in between: what was asked for is true again
+                    return self.engine.follow(chat, text), True
+                return same[0], False
+
+        try:
+            topic, created = await asyncio.to_thread(run)
+        except QuestionError as exc:
+            raise _topic_error(exc) from None
+        except FollowError as exc:
+            raise ApiError(409, f"at most {self.engine.config.max_topics_per_chat} topics may be "
+                                "followed (KHABAR_MAX_TOPICS_PER_CHAT): unfollow one first "
+                                "(DELETE /v1/follows/{id})") from exc
+        if created:
+            metrics.followed("follow")
+            log.info("followed", extra={"chat": chat, "topic": topic.id,
+                                        **({"text": topic.text} if self.log_questions else {})})
+        return _topic_out(topic), created
+
+    async def following(self, chat: str) -> FollowsOut:
+        topics = await asyncio.to_thread(self.engine.following, chat)
+        return FollowsOut(follows=[_topic_out(t) for t in topics],
+                          limit=self.engine.config.max_topics_per_chat)
+
+    async def unfollow(self, chat: str, topic_id: int) -> TopicOut:
+        try:
+            topic = await asyncio.to_thread(self.engine.unfollow, chat, str(topic_id))
+        except FollowError:
+            raise ApiError(404, f"no followed topic {topic_id} (GET /v1/follows lists "
+                                "them)") from None
+        metrics.followed("unfollow")
+        log.info("unfollowed", extra={"chat": chat, "topic": topic.id})
+        return _topic_out(topic)
+
+    async def alerts(self, chat: str, limit: int) -> AlertsOut:
+        """The caller's pending alerts, oldest first, each marked sent as it is returned:
+        a client that reads them gets each once (the page keeps what it was given)."""
+
+        def take() -> list[Alert]:
+            with self._delivery:
+                # Every web chat id has one length, so this prefix names ``chat`` alone.
+                alerts = self.engine.follows.pending(chat, limit)
+                for alert in alerts:
+                    self.engine.follows.sent(alert.id)
+            return alerts
+
+        alerts = await asyncio.to_thread(take)
+        if alerts:
+            metrics.alerts_delivered(len(alerts))
+            log.info("alerts_delivered", extra={"chat": chat, "alerts": len(alerts)})
+        return AlertsOut(alerts=[
+            AlertOut(id=a.id, topic=_topic_out(a.topic),
+                     citation=StoryCitationOut.model_validate(a.match.citation))
+            for a in alerts])
+
+    async def timeline(self, topic: str) -> TimelineOut:
+        try:
+            story = await asyncio.to_thread(self.engine.timeline, topic)
+        except QuestionError as exc:
+            raise _topic_error(exc) from None
+        return TimelineOut.model_validate(story.to_json())
+
     def models(self) -> ModelList:
         return ModelList(data=[ModelCard(created=self.started)])
 
@@ -115,6 +206,20 @@ class Serving:
         if not asked:
             raise ApiError(400, "messages: no user message to answer")
         return await self.ask(asked[-1], asked[:-1])
+
+
+def _topic_out(topic: Topic) -> TopicOut:
+    return TopicOut(id=topic.id, topic=topic.text, lang=topic.lang, created=topic.created)
+
+
+def _topic_error(exc: QuestionError) -> ApiError:
+    """A topic refused by the question checks, worded as a topic (the engine's own words
+    speak of a question)."""
+    if exc.check == "too_long":
+        return ApiError(400, f"topic: {exc.details['length']:,} characters; the limit is "
+                             f"{exc.details['limit']:,} (KHABAR_MAX_QUESTION_CHARS)")
+    return ApiError(400, "topic: nothing to look for; send a few words or a question about "
+                         "the story")
 
 
 def _not_ready(exc: KhabarIndexError) -> str:

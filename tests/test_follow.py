@@ -260,3 +260,37 @@ def test_cli_follow_alerts_timeline_and_replay(seeds_index, tmp_path):
     bad.write_text('{"topic": "x"}\n', encoding="utf-8")
     result = _cli(["replay", str(tmp_path / "set"), "--topics", str(bad)], index, seeds)
     assert result.exit_code == 1 and "bad.jsonl:1: not a topic line" in result.output
+
+
+def test_two_readers_at_once_take_each_alert_once(tmp_path):
+    """Two connections (two server workers, two tabs) reading one chat's alerts at the same
+    moment: reading and marking sent are one transaction, so each alert goes to one reader."""
+    import threading
+
+    import numpy as np
+
+    from khabar.retrieval.follow.store import FollowStore, NewMatch
+
+    path = tmp_path / "follows.sqlite"
+    store = FollowStore(path)
+    topic = store.follow("web:a", "a story", "en", "spec", np.ones(4, dtype=np.float32), 5)
+    matches = [NewMatch(topic.id, f"{i}.txt", None, frozenset({(str(i), "x", "y")}),
+                        {"doc": f"{i}.txt", "snippet": "x", "start": 0, "end": 1})
+               for i in range(60)]
+    assert len(store.record([m.path for m in matches], matches)) == 60
+    readers = [FollowStore(path), FollowStore(path)]
+    got: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def read(i: int) -> None:
+        start.wait(timeout=10)
+        while batch := readers[i].take("web:a", limit=3):
+            got[i] += [a.id for a in batch]
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(got[0] + got[1]) == sorted(set(got[0] + got[1])) and len(got[0] + got[1]) == 60
+    assert store.take("web:a") == [] and store.take("web:ab") == []

@@ -1,23 +1,16 @@
 """Following a story over HTTP: ``khabar serve`` for real on 127.0.0.1 over a real index of the
 seeds and a story told over a year (``follow_corpus``), with alerts queued by an index run in
-another process, as the indexer service queues them; and, in the fast tier, alert delivery
-under concurrent polls."""
+another process, as the indexer service queues them."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from follow_corpus import STORY, TOPIC, add_new, build
 from real_server import Server, serve
-
-from khabar.bot.serve.serving import Serving
-from khabar.retrieval.follow.store import Alert, Match, Topic
 
 KEY, OTHER, LIMITED, ALERTED = ("follow-key-0123456789abcdef", "other-key-0123456789abcdef",
                                 "limited-key-0123456789abcd", "alerted-key-0123456789abcd")
@@ -194,49 +187,3 @@ def test_without_keys_a_validated_client_id_names_who_follows(corpus, tmp_path):
         assert http.delete(f"/v1/follows/{topic['id']}", headers=a).status_code == 200
         log = running.log_text()
     assert CLIENT_A not in log and re.search(r"event=followed .*chat=web:[0-9a-f]{16} ", log)
-
-
-# --- fast: delivery -----------------------------------------------------------------------
-
-class _Outbox:
-    """Alerts waiting, read and marked sent as ``FollowStore`` does it. The first reader waits
-    (up to a bound) for a second to come in: one does at once unless reading and marking are
-    one step, and then both would be handed the same alerts."""
-
-    def __init__(self, alerts: list[Alert]) -> None:
-        self.unsent = alerts
-        self.readers = 0
-        self.second = threading.Event()
-        self._lock = threading.Lock()
-
-    def pending(self, chat_prefix: str, limit: int) -> list[Alert]:
-        found = [a for a in self.unsent if a.chat.startswith(chat_prefix)][:limit]
-        with self._lock:
-            self.readers += 1
-            first = self.readers == 1
-        if first:
-            self.second.wait(0.5)
-        else:
-            self.second.set()
-        return found
-
-    def sent(self, alert_id: int) -> None:
-        self.unsent = [a for a in self.unsent if a.id != alert_id]
-
-
-def test_one_caller_polling_twice_at_once_gets_each_alert_once():
-    topic = Topic(1, "web:0123456789abcdef", "ar", TOPIC, 0.0)
-    citation = {"doc": "a.txt", "title": None, "outlet": None, "date": "2025-01-20", "url": None,
-                "snippet": "x", "start": 0, "end": 1, "score": 0.1, "n": 1, "passage_id": 9}
-    alerts = [Alert(i, topic.chat, topic, Match(i, 1, topic.chat, i, "a.txt", None, 0.0, citation),
-                    0) for i in (1, 2)]
-    serving = Serving(SimpleNamespace(follows=_Outbox(alerts)))
-
-    async def two_polls() -> list:
-        return await asyncio.gather(*(serving.alerts(topic.chat, 50) for _ in range(2)))
-
-    delivered = [a for poll in asyncio.run(two_polls()) for a in poll.alerts]
-    assert sorted(a.id for a in delivered) == [1, 2]
-    assert set(delivered[0].citation.model_dump()) == {
-        "doc", "title", "outlet", "date", "url", "snippet", "start", "end", "score", "also_in",
-        "page"}  # an answer's number and the passage id stay inside

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -48,7 +47,7 @@ from khabar.bot.serve.protocol import (
 )
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import QuestionError
-from khabar.retrieval.follow.store import Alert, FollowError, Topic
+from khabar.retrieval.follow.store import FollowError, Topic
 from khabar.retrieval.index.backend import (
     Generation,
     IndexDamagedError,
@@ -68,9 +67,6 @@ class Serving:
         self.engine = engine
         self.log_questions = log_questions
         self.started = int(time.time())
-        # Reading a caller's pending alerts and marking them sent is one step under this lock,
-        # so two requests of one caller at once cannot both be handed the same alert.
-        self._delivery = threading.Lock()
 
     async def ask(self, question: str, history: Sequence[str] = (),
                   k: int | None = None) -> Answer:
@@ -170,15 +166,9 @@ class Serving:
         """The caller's pending alerts, oldest first, each marked sent as it is returned:
         a client that reads them gets each once (the page keeps what it was given)."""
 
-        def take() -> list[Alert]:
-            with self._delivery:
-                # Every web chat id has one length, so this prefix names ``chat`` alone.
-                alerts = self.engine.follows.pending(chat, limit)
-                for alert in alerts:
-                    self.engine.follows.sent(alert.id)
-            return alerts
-
-        alerts = await asyncio.to_thread(take)
+        # Read and marked sent in one transaction: two polls at once, even from two worker
+        # processes, never share an alert.
+        alerts = await asyncio.to_thread(self.engine.follows.take, chat, limit)
         if alerts:
             metrics.alerts_delivered(len(alerts))
             log.info("alerts_delivered", extra={"chat": chat, "alerts": len(alerts)})

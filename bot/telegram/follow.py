@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from telegram import (
     Bot,
@@ -68,6 +68,9 @@ _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 Gate = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[bool]]
 Clock = Callable[[], datetime]
+# What became of one alert: sent (or possibly shown: not sent again), its chat dropped, the
+# whole outbox waiting for Telegram, or this alert held back (a bug).
+Outcome = Literal["sent", "dropped", "wait", "held"]
 
 
 def chat_key(chat_id: int) -> str:
@@ -121,6 +124,8 @@ class Outbox:
                     gone.add(alert.chat)
                 sent += outcome == "sent"
         except (sqlite3.Error, OSError) as exc:  # the follows file: locked for long, disk full
+            # An alert Telegram took but that could not be marked sent goes again: twice
+            # rather than never.
             if self.store_error is None:
                 log.warning("follow_store_failed", extra={"error": str(exc),
                                                           "action": "alerts wait"})
@@ -131,7 +136,7 @@ class Outbox:
             self.store_error = None
         return sent
 
-    async def _send(self, bot: Bot, alert: Alert) -> str:
+    async def _send(self, bot: Bot, alert: Alert) -> Outcome:
         lang = alert.topic.lang
         try:
             cited = citation_of(alert.match.citation)
@@ -163,7 +168,7 @@ class Outbox:
                                       "topic_id": alert.topic.id, "doc": alert.match.path})
         return "sent"
 
-    async def _wait(self, alert: Alert, retry_after: float, detail: str) -> str:
+    async def _wait(self, alert: Alert, retry_after: float, detail: str) -> Outcome:
         """Telegram is down or throttling past Sender's patience: this alert and the ones
         after it wait, the wait doubling each time; logged once until one gets through."""
         await asyncio.to_thread(self.store.attempt, alert.id)
@@ -176,7 +181,7 @@ class Outbox:
         self.delay = min(self.retry.cap, self.delay * self.retry.factor)
         return "wait"
 
-    async def _hold(self, alert: Alert, exc: BaseException) -> str:
+    async def _hold(self, alert: Alert, exc: BaseException) -> Outcome:
         """A bug: the traceback once (at the alert's first failure), then the alert is tried
         again after a growing pause while the others are sent."""
         await asyncio.to_thread(self.store.attempt, alert.id)

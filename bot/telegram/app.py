@@ -3,7 +3,8 @@
 Embedding and search run in worker threads (``asyncio.to_thread``) and updates are processed
 concurrently, so one slow question never holds up another chat. Admins add articles by
 sending a document or a message made only of links; when feeds are set, the JobQueue polls
-them in the background and ``/feeds`` shows how each one fared.
+them in the background and ``/feeds`` shows how each one fared. Following stories (the
+commands, the button under answers, alerts, digests, timelines) is ``follow``'s.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from khabar.bot.telegram.faults import (
     classify,
     quiet_ptb,
 )
+from khabar.bot.telegram.follow import Following
 from khabar.bot.telegram.format import (
     added_blocks,
     answer_blocks,
@@ -99,6 +101,10 @@ def _conversation(state: BotState, message: Message, user_id: int,
         if thread is not None:
             return thread
     return (message.chat_id, user_id)
+
+
+def _following(context: ContextTypes.DEFAULT_TYPE) -> Following:
+    return context.application.bot_data["follow"]
 
 
 def _lang(update: Update) -> str:
@@ -363,17 +369,27 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     key = _conversation(state, message, update.effective_user.id, context.bot.id)
     history = state.conversations.history(key)
+    following = _following(context)
+    story = state.engine.timeline_topic(q, history)
+    if story is not None:  # "timeline of ...", "what happened in this story?"
+        sent = await following.reply_timeline(message, story, lang)
+        # The story, not the request, joins the conversation: asked again, "this story"
+        # is still the same one.
+        state.conversations.add(key, story, [(message.chat_id, m.message_id) for m in sent])
+        return
     if state.engine.llm is not None:  # a generated answer: its draft is shown as it comes
         answer, sent = await reply_streamed(
             message, lambda on_text: state.engine.ask(q, None, history, on_text=on_text), lang)
         state.conversations.add(key, q, [(message.chat_id, m.message_id) for m in sent])
+        if answer.citations:
+            following.remember(sent[-1], answer.standalone or answer.question)
         log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
                                     "mode": answer.mode, "fallback": answer.fallback,
                                     "total_ms": round(answer.timings_ms["total"])})
         return
     answer = await asyncio.to_thread(state.engine.ask, q, None, history)
     parts = pack(answer_blocks(answer, lang))
-    markup = citation_markup(answer)
+    markup = citation_markup(answer, lang)
     sent = []
     for i, part in enumerate(parts):
         sent.append(await message.reply_text(
@@ -381,6 +397,8 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: 
             reply_markup=markup if i == len(parts) - 1 else None,
         ))
     state.conversations.add(key, q, [(message.chat_id, m.message_id) for m in sent])
+    if markup is not None:
+        following.remember(sent[-1], answer.standalone or answer.question)
     log.info("answered", extra={"user_id": update.effective_user.id, "found": answer.found,
                                 "total_ms": round(answer.timings_ms["total"])})
 
@@ -459,6 +477,11 @@ COMMANDS = [
     ("stats", "Index and usage statistics (admins)"),
     ("reindex", "Index new or changed articles (admins)"),
     ("feeds", "The followed feeds: last poll, new items, errors (admins)"),
+    ("follow", "Get new articles on a story as they arrive"),
+    ("following", "The stories you follow"),
+    ("unfollow", "Stop following a story"),
+    ("digest", "A daily digest of your stories: daily HH:MM [Area/City], or off"),
+    ("timeline", "A story's articles in date order"),
 ]
 
 
@@ -475,6 +498,9 @@ def build_application(token: str, base_url: str, state: BotState, retry: Retry =
     Telegram's own faults are retried and logged once each (``faults``); ``read_timeout`` is
     a parameter so that tests can meet a Telegram that does not answer in a second, not in 5."""
     quiet_ptb()
+    # APScheduler logs every run of every job at INFO: the alert job runs each second.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    following = Following(state, _gate, retry)
     app = (
         Application.builder()
         .token(token)
@@ -486,11 +512,13 @@ def build_application(token: str, base_url: str, state: BotState, retry: Retry =
         # PTB takes no timeouts for a getUpdates request it is given: they go to the request.
         .get_updates_request(PollingRequest(Incidents("polling", retry.settle),
                                             read_timeout=read_timeout))
-        .rate_limiter(Sender(retry, state.conversations.forget))
+        .rate_limiter(Sender(retry, following.forget_chat))
         .post_init(_post_init)
         .build()
     )
     app.bot_data["khabar"] = state
+    app.bot_data["follow"] = following
+    following.register(app)  # before on_button, which would take the follow button's presses
     app.add_handler(CommandHandler(["start", "help"], help_command))
     app.add_handler(CommandHandler("sources", sources_command))
     app.add_handler(CommandHandler("stats", stats_command))

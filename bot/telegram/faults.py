@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import time
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,14 +188,16 @@ class PollingRequest(HTTPXRequest):
 
 class Sender(BaseRateLimiter[None]):
     """Every Bot API call but getUpdates: a 429 waits as long as Telegram asks, a fault that
-    sent nothing goes again with backoff, a chat that blocked the bot is forgotten.
+    sent nothing goes again with backoff, a chat that blocked the bot is forgotten
+    (``on_blocked`` forgets it and returns what it dropped, for the one log line).
 
     PTB's rate-limiter hook is the one place that sees each call with its method and chat; it
     is meant for 429s, and the other faults that can go again without a copy are retried with
     them, so no handler needs a retry loop of its own.
     """
 
-    def __init__(self, retry: Retry, on_blocked: Callable[[int], None]) -> None:
+    def __init__(self, retry: Retry,
+                 on_blocked: Callable[[int], Awaitable[dict[str, Any]]]) -> None:
         self.retry = retry
         self.on_blocked = on_blocked
         self.incidents = Incidents("sending")
@@ -221,7 +223,7 @@ class Sender(BaseRateLimiter[None]):
                 if fault is None:
                     raise
                 if fault.kind == "blocked":
-                    self._blocked(chat_id, fault)
+                    await self._blocked(chat_id, fault)
                     raise
                 if fault.resend:
                     # One that cannot go again is not retried: its one line is the one below.
@@ -241,14 +243,18 @@ class Sender(BaseRateLimiter[None]):
                 self.blocked.discard(chat_id)
             return result
 
-    def _blocked(self, chat_id: Any, fault: Fault) -> None:
-        """Log once per chat (a long answer is several sends) and drop its conversations."""
-        if not isinstance(chat_id, int) or chat_id in self.blocked:
+    async def _blocked(self, chat_id: Any, fault: Fault) -> None:
+        """Forget the chat at every refusal (forgetting twice costs nothing, and whatever was
+        queued for it in between goes too), but log once per chat: a long answer is several
+        sends."""
+        if not isinstance(chat_id, int):
+            return
+        dropped = await self.on_blocked(chat_id)
+        if chat_id in self.blocked:
             return
         self.blocked.add(chat_id)
-        self.on_blocked(chat_id)
         log.warning(EVENTS["blocked"], extra={"chat_id": chat_id, "detail": fault.detail,
-                                              "action": "conversation dropped"})
+                                              "action": "chat forgotten", **dropped})
 
 
 class _DropFaultTracebacks(logging.Filter):

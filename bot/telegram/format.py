@@ -1,4 +1,5 @@
-"""Telegram HTML for answers: escaped corpus text, bidi-safe paragraphs, 4096-char parts.
+"""Telegram HTML for answers, alerts, digests and timelines: escaped corpus text, bidi-safe
+paragraphs, 4096-char parts.
 
 Every piece of article text is passed through ``html.escape``: a seed containing ``<b>``, ``&``
 or ``</blockquote>`` must render as text, never as markup. Each paragraph starts with a strong
@@ -11,14 +12,17 @@ from __future__ import annotations
 import html
 import re
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from khabar.bot.answers import also_in, byline, notices, read_as
 from khabar.retrieval.normalize import script
 from khabar.retrieval.strings import say
-from khabar.retrieval.types import Answer, Citation
+from khabar.retrieval.types import Answer, Citation, Source
 
 if TYPE_CHECKING:
+    from khabar.retrieval.follow.digest import DigestText
+    from khabar.retrieval.follow.timeline import Timeline
     from khabar.retrieval.intake import AddReport, FeedResult
 
 MAX_MESSAGE = 4096
@@ -49,12 +53,89 @@ def answer_blocks(answer: Answer, lang: str = "en") -> list[str]:
     read = read_as(answer)
     if read:
         blocks[0] = f"{mark(read)}<i>↳ {_e(read)}</i>\n" + blocks[0]
-    for group in answer.by_article():
-        quotes = "".join(f"\n{mark(c.snippet)}[{c.n}]{_page(c)} <blockquote expandable>"
-                         f"{mark(c.snippet)}{_e(c.snippet)}</blockquote>" for c in group)
-        also = also_in(group)
-        note = f"\n{mark(also)}<i>{_e(say('also_in', lang))}: {_e(also)}</i>" if also else ""
-        blocks.append(article_header(group[0]) + note + quotes)
+    blocks.extend(article_block(group, lang) for group in answer.by_article())
+    return blocks
+
+
+def article_block(group: Sequence[Citation], lang: str, *, expandable: bool = True) -> str:
+    """One cited article: its header, the other outlets carrying the story, then each snippet
+    under its ``[n]``. Answers fold the snippets away (the answer already quotes them); an
+    alert shows its one snippet open, since the snippet is the news."""
+    quote = "blockquote expandable" if expandable else "blockquote"
+    quotes = "".join(f"\n{mark(c.snippet)}[{c.n}]{_page(c)} <{quote}>"
+                     f"{mark(c.snippet)}{_e(c.snippet)}</blockquote>" for c in group)
+    return article_header(group[0]) + _also(group, lang) + quotes
+
+
+def _also(group: Sequence[Citation], lang: str) -> str:
+    also = also_in(tuple(group))
+    return f"\n{mark(also)}<i>{_e(say('also_in', lang))}: {_e(also)}</i>" if also else ""
+
+
+def citation_of(data: Mapping[str, Any]) -> Citation:
+    """A ``Citation`` from its JSON, as the follows file keeps it (alerts, digests, timelines),
+    so that they are cited exactly as answers are."""
+    return Citation(
+        n=int(data.get("n") or 1), doc=data["doc"], title=data.get("title"),
+        outlet=data.get("outlet"), date=data.get("date"), url=data.get("url"),
+        snippet=data["snippet"], start=data["start"], end=data["end"],
+        score=float(data.get("score") or 0.0), passage_id=int(data.get("passage_id") or 0),
+        also_in=tuple(Source(a["doc"], a.get("title"), a.get("outlet"), a.get("date"))
+                      for a in data.get("also_in") or ()),
+        page=data.get("page"))
+
+
+def alert_blocks(topic: str, cited: Citation, lang: str) -> list[str]:
+    """A new article on a followed topic: the topic, then the article cited as answers cite
+    it (title, outlet, date, file, the exact snippet, the other outlets of a wire copy)."""
+    heading = say("alert_heading", lang)
+    return [f"{mark(heading)}🔔 <i>{_e(heading)}:</i> <b>{_e(topic)}</b>",
+            article_block((cited,), lang, expandable=False)]
+
+
+def digest_blocks(news: DigestText) -> list[str]:
+    """A daily digest: each topic with news, then its stories, newest first, each one
+    sentence and its citation. A topic's heading shares a block with its first story, so a
+    split never leaves a heading alone at the end of a message."""
+    lang = news.lang
+    heading = say("digest_heading", lang, day=news.day)
+    blocks = [f"{mark(heading)}📰 <b>{_e(heading)}</b>"]
+    for topic in news.topics:
+        stories = [_story(citation_of(s), lang) for s in topic.stories]
+        if not stories:
+            continue
+        blocks.append(f"{mark(topic.topic.text)}🔔 <b>{_e(topic.topic.text)}</b>\n{stories[0]}")
+        blocks.extend(stories[1:])
+    return blocks
+
+
+def _story(c: Citation, lang: str) -> str:
+    return f"{mark(c.snippet)}• {_e(c.snippet)}\n" + article_header(c) + _also((c,), lang)
+
+
+def timeline_blocks(timeline: Timeline, lang: str) -> list[str]:
+    """A story's timeline, oldest first: "date — outlet: sentence [title]" per article, the
+    dates its relative words mean ("yesterday" = 2024-06-18), and the other outlets of a wire
+    copy. Each entry starts with its sentence's direction mark and keeps the date in a
+    left-to-right run, so an Arabic or Persian entry reads right to left with its date
+    intact."""
+    heading = say("timeline_heading", lang, topic=timeline.topic)
+    blocks = [f"{mark(heading)}🕰 <b>{_e(heading)}</b>"]
+    if not timeline.entries:
+        empty = say("timeline_empty", lang, topic=timeline.topic)
+        blocks.append(f"{mark(empty)}{_e(empty)}")
+    for entry in timeline.entries:
+        c = citation_of(entry.citation)
+        m = mark(c.snippet)
+        line = (f"{m}{LRM}<b>{_e(entry.date)}</b>{m} — {_e(c.outlet or c.title or c.doc)}: "
+                f"{_e(c.snippet)} [{_e(c.title or c.doc)}]{m}")
+        resolved = "; ".join(f"«{d['text']}» = {LRM}{d['date']}{m}" for d in entry.dates)
+        if resolved:
+            line += f"\n{m}<i>{_e(resolved)}</i>"
+        blocks.append(line + _also((c,), lang))
+    if timeline.undated:
+        left = say("timeline_undated", lang, n=timeline.undated)
+        blocks.append(f"{mark(left)}<i>{_e(left)}</i>")
     return blocks
 
 

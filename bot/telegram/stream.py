@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from khabar.bot.telegram.follow import follow_button
 from khabar.bot.telegram.format import MAX_MESSAGE, answer_blocks, pack
 from khabar.retrieval.strings import say
 from khabar.retrieval.types import Answer
@@ -25,11 +26,12 @@ EDIT_INTERVAL = 1.0
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-def citation_markup(answer: Answer) -> InlineKeyboardMarkup | None:
-    """One button per citation; pressing it shows the whole passage."""
+def citation_markup(answer: Answer, lang: str = "en") -> InlineKeyboardMarkup | None:
+    """One button per citation, which shows the whole passage, and under them one to follow
+    the story the question was about (an answer with nothing cited asked about nothing)."""
     buttons = [InlineKeyboardButton(f"[{c.n}]", callback_data=f"p:{c.passage_id}")
                for c in answer.citations]
-    return InlineKeyboardMarkup([buttons]) if buttons else None
+    return InlineKeyboardMarkup([buttons, [follow_button(lang)]]) if buttons else None
 
 
 class _Pacer:
@@ -86,8 +88,8 @@ async def reply_streamed(message: Message, ask: Callable[[Callable[[str], None]]
             shown = current
             await pacer.edit(_draft(current))
     answer = work.result()
-    parts = pack(answer_blocks(answer))
-    markup = citation_markup(answer)
+    parts = pack(answer_blocks(answer, lang))
+    markup = citation_markup(answer, lang)
     await pacer.edit(parts[0], parse_mode=ParseMode.HTML,
                      link_preview_options=_NO_PREVIEW,
                      reply_markup=markup if len(parts) == 1 else None)

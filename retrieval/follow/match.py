@@ -179,6 +179,7 @@ def citation(p: StoredPassage, start: int, end: int, score: float) -> dict:
                      page=page_at(p.doc_text, start))
     data = asdict(cited)
     del data["passage_id"]  # as ``Answer.to_json`` shows a citation
+    data["also_in"] = []  # a list: wire copies are named here as they are found
     data["score"] = round(score, 4)
     return data
 

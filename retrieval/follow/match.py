@@ -172,13 +172,13 @@ def find(generation: Generation, paths: Sequence[str], topics: Sequence[Topic],
 
 
 def citation(p: StoredPassage, start: int, end: int, score: float) -> dict:
-    """A cited snippet as answers cite them (``Citation``'s JSON)."""
+    """A cited snippet as answers cite them (``Citation``'s fields; the passage id lets a
+    chat show the snippet in its passage, the HTTP API leaves it out)."""
     cited = Citation(n=1, doc=p.doc.path, title=p.doc.title, outlet=p.doc.outlet,
                      date=p.doc.date, url=p.doc.url, snippet=p.doc_text[start:end],
                      start=start, end=end, score=score, passage_id=p.id,
                      page=page_at(p.doc_text, start))
     data = asdict(cited)
-    del data["passage_id"]  # as ``Answer.to_json`` shows a citation
     data["also_in"] = []  # a list: wire copies are named here as they are found
     data["score"] = round(score, 4)
     return data

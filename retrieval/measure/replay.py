@@ -25,7 +25,9 @@ from pathlib import Path
 from khabar.retrieval.config import DEFAULTS, EngineConfig
 from khabar.retrieval.engine import Khabar
 from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.follow.store import topic_key
 from khabar.retrieval.ingest.formats import read_articles
+from khabar.retrieval.normalize import asks_something
 
 
 class ReplaySetError(KhabarError):
@@ -189,16 +191,18 @@ def synthetic_topics(corpus: Path, n: int) -> list[str]:
             for line in (doc.title or "", body[:300]):
                 if line.split():
                     words.append(line.split())
-    topics: dict[str, None] = {}
+    topics: dict[str, str] = {}  # by ``topic_key``: what one chat cannot follow twice
     size = 3
     while len(topics) < n and size <= 12:
         for w in words:
             for i in range(0, max(1, len(w) - size + 1), size):
-                topics.setdefault(" ".join(w[i:i + size]), None)
+                text = " ".join(w[i:i + size])
+                if asks_something(text):
+                    topics.setdefault(topic_key(text), text)
         size += 1
     if len(topics) < n:
         raise ReplaySetError(f"{corpus} gives only {len(topics)} distinct topics; {n} wanted")
-    return list(topics)[:n]
+    return list(topics.values())[:n]
 
 
 def matching_cost(set_dir: Path, topics: int = 1000, articles: int = 100,

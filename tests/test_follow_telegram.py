@@ -210,6 +210,7 @@ def test_a_blocked_chat_loses_its_follows_in_one_line(engine, logged):
     assert "chat_id=7" in blocked and "topics_dropped=1" in blocked
 
 
+@pytest.mark.slow
 def test_a_429_is_waited_out_and_the_alert_arrives_once(engine, logged):
     async def scenario():
         async with running_bot(engine) as fake:
@@ -227,6 +228,7 @@ def test_a_429_is_waited_out_and_the_alert_arrives_once(engine, logged):
     assert "retry_after_s=1.0" in throttled and "Traceback" not in logged.getvalue()
 
 
+@pytest.mark.slow
 def test_telegram_down_alerts_wait_and_arrive_once(engine, logged):
     async def scenario():
         async with running_bot(engine) as fake:
@@ -245,6 +247,7 @@ def test_telegram_down_alerts_wait_and_arrive_once(engine, logged):
     assert "Bad Gateway" in waiting and len(lines(logged, "telegram_unreachable")) == 1
 
 
+@pytest.mark.slow
 def test_a_timed_out_alert_is_not_sent_again(engine, logged):
     async def scenario():
         async with running_bot(engine, read_timeout=1) as fake:
@@ -261,6 +264,7 @@ def test_a_timed_out_alert_is_not_sent_again(engine, logged):
     assert 'reason="Telegram may have delivered it: not sent again"' in failed
 
 
+@pytest.mark.slow
 def test_an_alert_that_cannot_be_rendered_is_held_and_the_others_go_on(engine, logged):
     async def scenario():
         async with running_bot(engine) as fake:

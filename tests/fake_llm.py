@@ -95,7 +95,8 @@ class FakeLLM:
         app.router.add_post("/v1/chat/completions", self._openai)
         app.router.add_get("/api/tags", self._tags)
         app.router.add_post("/api/chat", self._ollama)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A test that leaves a slow or hung request open must not cost a minute at teardown.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

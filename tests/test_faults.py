@@ -355,7 +355,7 @@ def test_a_full_disk_leaves_the_previous_index_answering(tmp_path):
     before = json.loads(_khabar("ask", "--json", "Who is Peskov?", "--index", str(index)).stdout)
     seeds = tmp_path / "seeds"
     shutil.copytree(SEEDS, seeds)
-    for i in range(30):
+    for i in range(8):
         (seeds / f"more{i}.txt").write_text(f"خبر {i}\n\n" + ARABIC * 20, encoding="utf-8")
 
     result = _khabar("index", "--seeds", str(seeds), "--index", str(index), file_cap=256 * 1024)

@@ -432,7 +432,7 @@ def test_soak_generations_switch_under_load_with_flat_files_and_memory(tmp_path,
             writer.index()
         fds_before, rss_before = usage()
         switches = 0
-        deadline = time.monotonic() + 25
+        deadline = time.monotonic() + 15
         while time.monotonic() < deadline and not errors:
             write_articles(seeds, {f"n{switches % 5}.txt": f"Note {switches}\n\nThe council "
                                                            f"met {switches} times on roads."})
@@ -445,7 +445,7 @@ def test_soak_generations_switch_under_load_with_flat_files_and_memory(tmp_path,
         for t in threads:
             t.join(timeout=60)
     assert not errors, errors
-    assert switches >= 8 and all(n > 0 for n in answered)
+    assert switches >= 6 and all(n > 0 for n in answered)
     assert engine.generation().name == engine.index_dir.current_name()
     assert fds_after - fds_before <= 6, (fds_before, fds_after)
     assert rss_after - rss_before < 100_000, (rss_before, rss_after)  # kB

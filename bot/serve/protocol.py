@@ -51,12 +51,10 @@ class RemovedOut(BaseModel):
     reason: str
 
 
-class CitationOut(BaseModel):
-    """A numbered source; ``text[start:end] == snippet`` for the article's stored text."""
+class StoryCitationOut(BaseModel):
+    """An article of a followed story, cited as answers cite their sources (an answer's
+    ``n`` aside): ``text[start:end] == snippet`` for the article's stored text."""
 
-    model_config = ConfigDict(extra="allow")
-
-    n: int
     doc: str
     title: str | None
     outlet: str | None
@@ -69,6 +67,14 @@ class CitationOut(BaseModel):
     also_in: list[AlsoInOut] = Field(default_factory=list,
                                      description="Other articles carrying the same story.")
     page: int | None = Field(None, description="The PDF page the snippet is on.")
+
+
+class CitationOut(StoryCitationOut):
+    """A numbered source; ``text[start:end] == snippet`` for the article's stored text."""
+
+    model_config = ConfigDict(extra="allow")
+
+    n: int
 
 
 class AnswerOut(BaseModel):
@@ -169,24 +175,6 @@ class FollowsOut(BaseModel):
     follows: list[TopicOut]
     limit: int = Field(description="How many topics a caller may follow "
                                    "(KHABAR_MAX_TOPICS_PER_CHAT).")
-
-
-class StoryCitationOut(BaseModel):
-    """An article of a followed story, cited as answers cite their sources (an answer's
-    ``n`` aside): ``text[start:end] == snippet`` for the article's stored text."""
-
-    doc: str
-    title: str | None
-    outlet: str | None
-    date: str | None
-    url: str | None
-    snippet: str
-    start: int
-    end: int
-    score: float
-    also_in: list[AlsoInOut] = Field(default_factory=list,
-                                     description="Other articles carrying the same story.")
-    page: int | None = Field(None, description="The PDF page the snippet is on.")
 
 
 class AlertOut(BaseModel):

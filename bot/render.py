@@ -70,12 +70,6 @@ def answer_text(answer: Answer, *, full: bool = False) -> str:
     return "\n".join(lines).rstrip()
 
 
-def cited_line(c: dict) -> str:
-    """A cited snippet's article, from a ``Citation``'s JSON (alerts, digests, timelines)."""
-    meta = byline(c.get("outlet"), c.get("date"), sep=" — ")
-    return (c.get("title") or c["doc"]) + (f" ({meta})" if meta else "") + f" · {c['doc']}"
-
-
 def topics_text(topics: list[Topic]) -> str:
     if not topics:
         return "No topics followed. Follow one with /follow <words or a question>."
@@ -84,11 +78,11 @@ def topics_text(topics: list[Topic]) -> str:
 
 def alert_text(alert: Alert) -> str:
     """A new article of a followed story: the topic, the article, the snippet that matched."""
-    c = alert.match.citation
-    lines = [f"New in “{alert.topic.text}”:", cited_line(c), f"    {c['snippet']}"]
-    others = [a.get("outlet") or a["doc"] for a in c.get("also_in", [])]
+    c = Citation.from_json(alert.match.citation)
+    lines = [f"New in “{alert.topic.text}”:", article_line(c), f"    {c.snippet}"]
+    others = also_in((c,))
     if others:
-        lines.append(f"    also in: {', '.join(others)}")
+        lines.append(f"    also in: {others}")
     return "\n".join(lines)
 
 
@@ -98,14 +92,14 @@ def timeline_text(timeline: Timeline) -> str:
         return f"No dated articles found for “{timeline.topic}”."
     lines = [f"Timeline: {timeline.topic}"]
     for e in timeline.entries:
-        c = e.citation
-        lines.append(f"{e.date}  {cited_line(c)}")
-        lines.append(f"    {excerpt(c['snippet'])}")
+        c = Citation.from_json(e.citation)
+        lines.append(f"{e.date}  {article_line(c)}")
+        lines.append(f"    {excerpt(c.snippet)}")
         for d in e.dates:
             lines.append(f"    («{d['text']}» = {d['date']})")
-        others = [a.get("outlet") or a["doc"] for a in c.get("also_in", [])]
+        others = also_in((c,))
         if others:
-            lines.append(f"    also in: {', '.join(others)}")
+            lines.append(f"    also in: {others}")
     if timeline.undated:
         lines.append(f"({timeline.undated} more article(s) of this story carry no date.)")
     return "\n".join(lines)

@@ -240,13 +240,21 @@ class Khabar:
         if self.follows.exists:
             self.follows.check(chat, text, limit)
         vector = self.embedder.embed([text], query=True)[0]
-        try:
-            paths = [d.path for d in self.documents()]
-        except KhabarIndexError:
-            paths = []  # nothing indexed yet: every article to come is new
-        self.follows.baseline(paths)
+        if not self.follows.baselined():
+            try:
+                paths = [d.path for d in self.documents()]
+            except KhabarIndexError:
+                paths = []  # nothing indexed yet: every article to come is new
+            self.follows.baseline(paths)
+        # The language background is made here, once per follows file, and kept in it: the
+        # indexing process then reads it instead of embedding the sample on its first match,
+        # which would delay the first alert by seconds.
+        background(self.embedder.spec, self._embed_passages, self.follows)
         return self.follows.follow(chat, text, lang or detect_lang(text), self.embedder.spec,
                                    vector, limit)
+
+    def _embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts, query=False)
 
     def unfollow(self, chat: str, which: str) -> Topic:
         """Stop following the topic named by its number or its words."""
@@ -266,8 +274,7 @@ class Khabar:
             with self.live.use() as generation, self._read_lock:
                 report = match_new(generation, self.follows, self.embedder.spec,
                                    lambda texts: self.embedder.embed(texts, query=True),
-                                   lambda texts: self.embedder.embed(texts, query=False),
-                                   self.config.follow_min_score)
+                                   self._embed_passages, self.config.follow_min_score)
         except (KhabarIndexError, sqlite3.Error, OSError) as exc:
             log.warning("follow_match_failed", extra={"error": str(exc)})
             return None
@@ -281,8 +288,7 @@ class Khabar:
         """``topic``'s story as dated articles, oldest first, one cited sentence each."""
         text = self.validate(topic)
         vector = self.embedder.embed([text], query=True)[0]
-        prior = background(self.embedder.spec,
-                           lambda texts: self.embedder.embed(texts, query=False),
+        prior = background(self.embedder.spec, self._embed_passages,
                            self.follows if self.follows.exists else None)
         with self.live.use() as generation, self._read_lock:
             return build_timeline(generation, text, vector, self.config.follow_min_score,

@@ -20,11 +20,15 @@ class SeedsNotFoundError(KhabarError):
     """The articles directory does not exist."""
 
 
-class QuestionError(KhabarError):
-    """The question cannot be answered as asked; ``check`` names the check that failed
-    (``empty`` or ``too_long``) so each front end can word it in the user's language."""
+class CheckError(KhabarError):
+    """Input that fails a named check; ``check`` names it so each front end can word the
+    refusal in the user's language, ``details`` hold the values that sentence needs."""
 
-    def __init__(self, check: str, message: str, **details: int) -> None:
+    def __init__(self, check: str, message: str, **details: object) -> None:
         super().__init__(message)
         self.check = check
         self.details = details
+
+
+class QuestionError(CheckError):
+    """The question cannot be answered as asked (``empty`` or ``too_long``)."""

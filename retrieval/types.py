@@ -166,6 +166,19 @@ class Citation:
     # The page of a paged document (a PDF) the snippet starts on; None for other documents.
     page: int | None = None
 
+    @classmethod
+    def from_json(cls, data: Mapping) -> Citation:
+        """A citation from its JSON (``Answer.to_json``'s, or as the follows file keeps one
+        for an alert, a digest or a timeline), so those are cited exactly as answers are."""
+        return cls(
+            n=int(data.get("n") or 1), doc=data["doc"], title=data.get("title"),
+            outlet=data.get("outlet"), date=data.get("date"), url=data.get("url"),
+            snippet=data["snippet"], start=data["start"], end=data["end"],
+            score=float(data.get("score") or 0.0), passage_id=int(data.get("passage_id") or 0),
+            also_in=tuple(Source(a["doc"], a.get("title"), a.get("outlet"), a.get("date"))
+                          for a in data.get("also_in") or ()),
+            page=data.get("page"))
+
 
 @dataclass(frozen=True, slots=True)
 class Removed:

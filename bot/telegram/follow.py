@@ -38,7 +38,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from khabar.bot.telegram.faults import Retry, classify
 from khabar.bot.telegram.format import (
     alert_blocks,
-    citation_of,
     digest_blocks,
     mark,
     pack,
@@ -48,6 +47,7 @@ from khabar.retrieval.errors import QuestionError
 from khabar.retrieval.follow.digest import DigestText, check_time, collect, due
 from khabar.retrieval.follow.store import Alert, Digest, FollowError, FollowStore
 from khabar.retrieval.strings import say, ui_lang
+from khabar.retrieval.types import Citation
 
 if TYPE_CHECKING:
     from khabar.bot.telegram.app import BotState
@@ -139,7 +139,7 @@ class Outbox:
     async def _send(self, bot: Bot, alert: Alert) -> Outcome:
         lang = alert.topic.lang
         try:
-            cited = citation_of(alert.match.citation)
+            cited = Citation.from_json(alert.match.citation)
             parts = pack(alert_blocks(alert.topic.text, cited, lang))
             markup = (InlineKeyboardMarkup([[InlineKeyboardButton(
                 "[1]", callback_data=f"p:{cited.passage_id}")]]) if cited.passage_id else None)

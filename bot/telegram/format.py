@@ -12,13 +12,13 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from khabar.bot.answers import also_in, byline, notices, read_as
 from khabar.retrieval.normalize import script
 from khabar.retrieval.strings import say
-from khabar.retrieval.types import Answer, Citation, Source
+from khabar.retrieval.types import Answer, Citation
 
 if TYPE_CHECKING:
     from khabar.retrieval.follow.digest import DigestText
@@ -72,19 +72,6 @@ def _also(group: Sequence[Citation], lang: str) -> str:
     return f"\n{mark(also)}<i>{_e(say('also_in', lang))}: {_e(also)}</i>" if also else ""
 
 
-def citation_of(data: Mapping[str, Any]) -> Citation:
-    """A ``Citation`` from its JSON, as the follows file keeps it (alerts, digests, timelines),
-    so that they are cited exactly as answers are."""
-    return Citation(
-        n=int(data.get("n") or 1), doc=data["doc"], title=data.get("title"),
-        outlet=data.get("outlet"), date=data.get("date"), url=data.get("url"),
-        snippet=data["snippet"], start=data["start"], end=data["end"],
-        score=float(data.get("score") or 0.0), passage_id=int(data.get("passage_id") or 0),
-        also_in=tuple(Source(a["doc"], a.get("title"), a.get("outlet"), a.get("date"))
-                      for a in data.get("also_in") or ()),
-        page=data.get("page"))
-
-
 def alert_blocks(topic: str, cited: Citation, lang: str) -> list[str]:
     """A new article on a followed topic: the topic, then the article cited as answers cite
     it (title, outlet, date, file, the exact snippet, the other outlets of a wire copy)."""
@@ -101,7 +88,7 @@ def digest_blocks(news: DigestText) -> list[str]:
     heading = say("digest_heading", lang, day=news.day)
     blocks = [f"{mark(heading)}📰 <b>{_e(heading)}</b>"]
     for topic in news.topics:
-        stories = [_story(citation_of(s), lang) for s in topic.stories]
+        stories = [_story(Citation.from_json(s), lang) for s in topic.stories]
         if not stories:
             continue
         blocks.append(f"{mark(topic.topic.text)}🔔 <b>{_e(topic.topic.text)}</b>\n{stories[0]}")
@@ -125,7 +112,7 @@ def timeline_blocks(timeline: Timeline, lang: str) -> list[str]:
         empty = say("timeline_empty", lang, topic=timeline.topic)
         blocks.append(f"{mark(empty)}{_e(empty)}")
     for entry in timeline.entries:
-        c = citation_of(entry.citation)
+        c = Citation.from_json(entry.citation)
         m = mark(c.snippet)
         line = (f"{m}{LRM}<b>{_e(entry.date)}</b>{m} — {_e(c.outlet or c.title or c.doc)}: "
                 f"{_e(c.snippet)} [{_e(c.title or c.doc)}]{m}")

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from khabar.retrieval.follow.store import Digest, FollowError, FollowStore, Match, Topic
+from khabar.retrieval.follow.store import (
+    Digest,
+    FollowError,
+    FollowStore,
+    Match,
+    Topic,
+    name_copy,
+)
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -84,9 +91,8 @@ def _stories(matches: list[Match]) -> tuple[dict, ...]:
             first = dict(m.citation)
             first["also_in"] = list(first.get("also_in", []))
             stories[m.story] = first
-        elif m.path != first["doc"] and all(a["doc"] != m.path for a in first["also_in"]):
-            first["also_in"].append({k: m.citation.get(k)
-                                     for k in ("doc", "title", "outlet", "date")})
+        else:
+            name_copy(first, m.citation)
         newest[m.story] = max(newest.get(m.story, ""), m.date or "")
     order = sorted(stories, key=lambda s: (newest[s], s), reverse=True)
     return tuple(stories[s] for s in order)

@@ -19,6 +19,7 @@ Measured on the archive's 30 stories (dev) and checked on the held-out archive's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -42,6 +43,8 @@ BACKGROUND = Path(__file__).with_name("background.txt")
 # Background vectors by embedder and sample, made once per process (or read from the follows
 # file, where the indexing process keeps them).
 _BACKGROUNDS: dict[str, dict[str, np.ndarray]] = {}
+# The follows files known to keep them already.
+_KEPT_IN: set[tuple[str, Path]] = set()
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -88,34 +91,52 @@ def topic_matrix(store: FollowStore, spec: str, embed: Embed) -> tuple[list[Topi
 
 def background(spec: str, embed_passages: Embed,
                store: FollowStore | None = None) -> dict[str, np.ndarray]:
-    """Each background language's mean passage vector under embedder ``spec``."""
-    text = BACKGROUND.read_text(encoding="utf-8")
-    key = f"{spec}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-    if key in _BACKGROUNDS:
-        return _BACKGROUNDS[key]
-    kept = store.background(key) if store is not None and store.exists else None
+    """Each background language's mean passage vector under embedder ``spec``: made once per
+    process, or read from ``store``, which keeps it for the other processes."""
+    sections = _background_sections()
+    key = f"{spec}:{_background_digest()}"
+    kept = _BACKGROUNDS.get(key)
+    shared = store is not None and store.exists
+    if kept is None and shared:
+        kept = store.background(key)
+        if kept is not None:
+            _BACKGROUNDS[key] = kept
+            _KEPT_IN.add((key, store.path))
     if kept is None:
-        sections: dict[str, list[str]] = {}
-        lang = None
-        for line in text.splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            header = re.fullmatch(r"\[(\w+)\]", line)
-            if header:
-                lang = header[1]
-            elif lang is not None:
-                sections.setdefault(lang, []).append(line)
-        texts = [t for lines in sections.values() for t in lines]
-        vectors = embed_passages(texts)
+        vectors = embed_passages([t for lines in sections.values() for t in lines])
         kept, at = {}, 0
         for lang, lines in sections.items():
             kept[lang] = vectors[at:at + len(lines)].mean(axis=0).astype(np.float32)
             at += len(lines)
-        if store is not None and store.exists:
+        _BACKGROUNDS[key] = kept
+    if shared and (key, store.path) not in _KEPT_IN:
+        if store.background(key) is None:
             store.set_background(key, kept)
-    _BACKGROUNDS[key] = kept
+        _KEPT_IN.add((key, store.path))
     return kept
+
+
+@functools.cache
+def _background_sections() -> dict[str, list[str]]:
+    """``background.txt`` read once: its paragraphs by language."""
+    sections: dict[str, list[str]] = {}
+    lang = None
+    for line in BACKGROUND.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        header = re.fullmatch(r"\[(\w+)\]", line)
+        if header:
+            lang = header[1]
+        elif lang is not None:
+            sections.setdefault(lang, []).append(line)
+    return sections
+
+
+@functools.cache
+def _background_digest() -> str:
+    """Which sample made kept vectors: one edited makes them again."""
+    return hashlib.sha256(BACKGROUND.read_bytes()).hexdigest()[:16]
 
 
 def pulls(generation: Generation, matrix: np.ndarray,

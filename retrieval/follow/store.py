@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from khabar.retrieval.errors import KhabarError
+from khabar.retrieval.errors import CheckError
 from khabar.retrieval.normalize import normalize
 
 _SCHEMA = """
@@ -50,14 +50,17 @@ CREATE TABLE IF NOT EXISTS digests(
 """
 
 
-class FollowError(KhabarError):
-    """A follow request that cannot be taken; ``check`` names why (``limit``, ``duplicate``,
-    ``unknown``, ``time``, ``zone``) so each front end words it in the user's language."""
+# Unsent alerts with their topic and match, as ``_alert`` reads them; callers add the chat test.
+_UNSENT = (
+    "SELECT o.id, o.chat, o.attempts, t.id, t.chat, t.lang, t.text, t.created, m.id, "
+    "m.topic_id, m.chat, m.story, m.path, m.date, m.at, m.citation FROM outbox o "
+    "JOIN matches m ON m.id = o.match_id JOIN topics t ON t.id = m.topic_id "
+    "WHERE o.sent IS NULL AND ")
 
-    def __init__(self, check: str, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.check = check
-        self.details = details
+
+class FollowError(CheckError):
+    """A follow request that cannot be taken: ``limit``, ``duplicate``, ``unknown``, ``time``
+    or ``zone``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +256,10 @@ class FollowStore:
                 f"SELECT path FROM seen WHERE path IN ({','.join('?' * len(chunk))})", chunk))
         return [p for p in paths if p not in seen]
 
+    def baselined(self) -> bool:
+        """Whether ``baseline`` has run on this file (a follow then reads no article list)."""
+        return self.exists and bool(self._read("SELECT 1 FROM meta WHERE key = 'baseline'"))
+
     def baseline(self, paths: Iterable[str]) -> bool:
         """On a new follows file, note ``paths`` (what is indexed now) as seen, once: topics
         alert about what arrives after them, not about the whole archive."""
@@ -326,14 +333,9 @@ class FollowStore:
         """Unsent alerts for chats whose id starts with ``chat_prefix``, oldest first."""
         if not self.exists:
             return []
-        rows = self._read(
-            "SELECT o.id, o.chat, o.attempts, t.id, t.chat, t.lang, t.text, t.created, m.id, "
-            "m.topic_id, m.chat, m.story, m.path, m.date, m.at, m.citation FROM outbox o "
-            "JOIN matches m ON m.id = o.match_id JOIN topics t ON t.id = m.topic_id "
-            "WHERE o.sent IS NULL AND o.chat >= ? AND o.chat < ? ORDER BY o.id LIMIT ?",
-            (chat_prefix, chat_prefix + "\uffff", limit))
-        return [Alert(row[0], row[1], Topic(*row[3:8]), _match(row[8:]), row[2])
-                for row in rows]
+        rows = self._read(_UNSENT + "o.chat >= ? AND o.chat < ? ORDER BY o.id LIMIT ?",
+                          (chat_prefix, chat_prefix + "\uffff", limit))
+        return [_alert(row) for row in rows]
 
     def take(self, chat: str, limit: int = 50) -> list[Alert]:
         """The unsent alerts of ``chat`` (exactly), marked sent in the same transaction: for
@@ -342,16 +344,11 @@ class FollowStore:
         if not self.exists:
             return []
         with self._tx() as db:
-            rows = db.execute(
-                "SELECT o.id, o.chat, o.attempts, t.id, t.chat, t.lang, t.text, t.created, "
-                "m.id, m.topic_id, m.chat, m.story, m.path, m.date, m.at, m.citation "
-                "FROM outbox o JOIN matches m ON m.id = o.match_id "
-                "JOIN topics t ON t.id = m.topic_id WHERE o.sent IS NULL AND o.chat = ? "
-                "ORDER BY o.id LIMIT ?", (chat, limit)).fetchall()
+            rows = db.execute(_UNSENT + "o.chat = ? ORDER BY o.id LIMIT ?",
+                              (chat, limit)).fetchall()
             db.executemany("UPDATE outbox SET sent = ? WHERE id = ?",
                            [(time.time(), row[0]) for row in rows])
-        return [Alert(row[0], row[1], Topic(*row[3:8]), _match(row[8:]), row[2])
-                for row in rows]
+        return [_alert(row) for row in rows]
 
     def attempt(self, alert_id: int) -> None:
         with self._tx() as db:
@@ -420,8 +417,22 @@ def _shingles_from(stored: str) -> frozenset[tuple[str, ...]]:
     return frozenset(tuple(s.split(" ")) for s in json.loads(stored))
 
 
+def _alert(row: Sequence) -> Alert:
+    return Alert(row[0], row[1], Topic(*row[3:8]), _match(row[8:]), row[2])
+
+
 def _match(row: Sequence) -> Match:
     return Match(row[0], row[1], row[2], row[3], row[4], row[5], row[6], json.loads(row[7]))
+
+
+def name_copy(first: dict, copy: dict) -> bool:
+    """Name wire copy ``copy`` (a citation's JSON) under ``first``'s ``also_in``, once;
+    whether it was new there."""
+    also = first.setdefault("also_in", [])
+    if copy["doc"] == first["doc"] or any(a["doc"] == copy["doc"] for a in also):
+        return False
+    also.append({k: copy.get(k) for k in ("doc", "title", "outlet", "date")})
+    return True
 
 
 def _name_copy(db: sqlite3.Connection, story: int, citation: dict) -> None:
@@ -431,9 +442,7 @@ def _name_copy(db: sqlite3.Connection, story: int, citation: dict) -> None:
     if row is None:
         return
     first = json.loads(row[0])
-    also = first.setdefault("also_in", [])
-    if citation["doc"] != first["doc"] and all(a["doc"] != citation["doc"] for a in also):
-        also.append({k: citation.get(k) for k in ("doc", "title", "outlet", "date")})
+    if name_copy(first, citation):
         db.execute("UPDATE matches SET citation = ? WHERE id = ?",
                    (json.dumps(first, ensure_ascii=False), story))
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from khabar.retrieval.dates import mentions
 from khabar.retrieval.follow.match import best_sentence, citation, pulls
+from khabar.retrieval.follow.store import name_copy
 from khabar.retrieval.index.backend import Generation
 from khabar.retrieval.normalize import normalize, same_story, shingles
 
@@ -78,7 +79,7 @@ def build(generation: Generation, topic: str, vector: np.ndarray, min_score: flo
         start, end = best_sentence(p, sentences.get(p.id, []), vector)
         cited = citation(p, start, end, best[p.doc.path][0])
         if twin is not None:
-            twin["also_in"].append({k: cited[k] for k in ("doc", "title", "outlet", "date")})
+            name_copy(twin, cited)
             continue
         if not p.doc.date:
             undated += 1

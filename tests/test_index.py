@@ -216,3 +216,28 @@ def test_an_index_read_by_older_rules_is_read_again_once(corpus, embedder):
     upgraded = Khabar(index_dir.root, seeds=seeds, embedder=embedder).index()
     assert upgraded.added == 3 and upgraded.embedded_passages == upgraded.passages > 0
     assert Khabar(index_dir.root, seeds=seeds, embedder=embedder).index().embedded_passages == 0
+
+
+def test_lexical_search_skips_other_generations_rows_and_still_fills_the_limit(tmp_path,
+                                                                                embedder):
+    """The full-text index keeps the rows of changed articles for older generations; the
+    best-scoring ones may all be those, and lexical search must still return ``limit`` rows
+    this generation sees, in score order."""
+    seeds = tmp_path / "seeds"
+    write_articles(seeds, {f"{i}.txt": f"Zoo {i}\n\nzebra zebra zebra seen" for i in range(6)})
+    engine = Khabar(tmp_path / "index", seeds=seeds, embedder=embedder)
+    engine.index()
+    write_articles(seeds, {f"{i}.txt": f"Zoo {i}\n\nA zebra was seen near the river bank after "
+                                       f"the long dry season, keepers number {i} said."
+                           for i in range(5)})
+    engine.index()
+    gen = engine.index_dir.open(embedder.spec)
+    try:
+        hits = gen.store.lexical(["zebra"], 3)
+        rows = gen.store.passage_rows([pid for pid, _ in hits])
+        assert len(hits) == 3 and set(rows) == {pid for pid, _ in hits}
+        assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+        assert rows[hits[0][0]].norm.count("zebra") == 3  # 5.txt, unchanged, scores best
+    finally:
+        gen.close()
+        engine.close()

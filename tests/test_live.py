@@ -105,3 +105,30 @@ def test_serving_switches_generations_mid_stream(tmp_path: Path, embedder):
     answer = service.ask("Which festival opened in Shiraz?")
     assert any(c.doc.startswith("new") for c in answer.citations)
     assert service.generation().name == engine.index_dir.current_name()
+
+
+def test_a_serving_process_reads_the_live_generation_only_after_a_commit(tmp_path: Path,
+                                                                          embedder, monkeypatch):
+    """Asked before every question, noticing a new generation must not read the store each
+    time (that cost 0.4 ms a question), yet must see every commit of another writer."""
+    from khabar.retrieval.index import generations as gens
+
+    seeds = tmp_path / "seeds"
+    write_articles(seeds, SMALL_CORPUS)
+    Khabar(tmp_path / "index", seeds=seeds, embedder=embedder).index()
+    reads: list[int] = []
+    real = gens._read_committed
+    monkeypatch.setattr(gens, "_read_committed", lambda db: reads.append(1) or real(db))
+    server = Khabar(tmp_path / "index", embedder=embedder)
+    first = server.generation()
+    reads.clear()
+    for _ in range(5):
+        assert server.generation() is first
+    assert not reads
+    write_articles(seeds, {"d.txt": "Festival\n\nThe film festival opened in Shiraz."})
+    Khabar(tmp_path / "index", seeds=seeds, embedder=embedder).index()  # another writer
+    reads.clear()
+    assert server.generation() is not first
+    assert reads  # the commit was noticed and read
+    assert "d.txt" in {d.path for d in server.documents()}
+    server.close()

@@ -71,6 +71,7 @@ class IndexDir(IndexBackend):
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._watch = _StoreWatch()
 
     def describe(self) -> str:
         return str(self.root)
@@ -98,12 +99,17 @@ class IndexDir(IndexBackend):
 
     def current_stamp(self) -> tuple[int, int, int | None] | None:
         """A cheap change detector for serving processes: CURRENT's inode and mtime (a new
-        store) and the live store's committed generation (a new generation in it)."""
+        store) and the live store's committed generation (a new generation in it), read
+        again only when SQLite says another connection committed since (``_StoreWatch``)."""
         try:
             st = os.stat(self.root / _CURRENT)
         except FileNotFoundError:
             return None
-        return st.st_ino, st.st_mtime_ns, self.current_number()
+        return st.st_ino, st.st_mtime_ns, self._watch.committed(self, (st.st_ino,
+                                                                        st.st_mtime_ns))
+
+    def close(self) -> None:
+        self._watch.close()
 
     def manifest(self) -> Manifest | None:
         name = self.current_name()
@@ -387,12 +393,72 @@ def _committed(path: Path) -> int | None:
     except sqlite3.OperationalError:
         return None
     try:
-        row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return _read_committed(db)
     except sqlite3.DatabaseError:
         return None
     finally:
         db.close()
-    return int(row[0]) if row else None
+
+
+def _read_committed(db: sqlite3.Connection) -> int | None:
+    rows = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+class _StoreWatch:
+    """The live store's committed generation for ``current_stamp``, asked before every
+    question: reading it afresh (open the file, query, close) cost ~0.4 ms a question, a
+    tenth of a search at 10,000 passages. One read-only connection stays open on the live
+    store instead, and the generation is read again only when ``PRAGMA data_version`` (which
+    changes exactly when another connection commits) or CURRENT changed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._key: tuple[int, int, int] | None = None  # (pid, CURRENT inode, CURRENT mtime)
+        self._version: int | None = None
+        self._number: int | None = None
+
+    def committed(self, index: IndexDir, current: tuple[int, int]) -> int | None:
+        key = (os.getpid(), *current)
+        with self._lock:
+            try:
+                if key != self._key or self._db is None:
+                    self._reopen(index, key)
+                if self._db is None:  # no store file: an older layout, or nothing live
+                    return index.current_number()
+                # fetchall: a statement left unfinished would hold a read transaction open.
+                version = self._db.execute("PRAGMA data_version").fetchall()[0][0]
+                if version != self._version:
+                    self._version = version
+                    self._number = _read_committed(self._db)
+                return self._number
+            except sqlite3.DatabaseError:  # replaced or damaged under us: read it the slow way
+                self._drop()
+                return index.current_number()
+
+    def _reopen(self, index: IndexDir, key: tuple[int, int, int]) -> None:
+        self._drop()
+        self._key = key
+        store = index.current_store()
+        if store is None or not store.startswith(_STORE):
+            return
+        try:
+            self._db = sqlite3.connect(f"file:{index.root / store}?mode=rw", uri=True,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA query_only = 1")
+        except sqlite3.OperationalError:
+            self._drop()
+
+    def _drop(self) -> None:
+        # A connection inherited over fork belongs to the parent: forgotten, never closed.
+        if self._db is not None and self._key is not None and self._key[0] == os.getpid():
+            self._db.close()
+        self._db, self._key, self._version, self._number = None, None, None, None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
 
 
 class LiveIndex:

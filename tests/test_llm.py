@@ -110,6 +110,14 @@ def test_sentences_and_citations():
     ("Putin visited Pyongyang [9].", "cites [9], which was not given"),
     ("Putin visited Pyongyang.", "no citation"),
     ("[1][2]", "cites without stating anything"),
+    ("Passage [1].", "cites without stating anything"),  # the real 1.5B model's whole answer
+    ("See the source [2].", "cites without stating anything"),
+    ("The answer is in the passage above [1].", "cites without stating anything"),
+    ("انظر المقطع [1].", "cites without stating anything"),
+    ("به متن منبع مراجعه کنید [2].", "cites without stating anything"),
+    ("Yes [1].", None),                                            # an answer, however short
+    ("The answer is 23 [1].", None),                               # a number states something
+    ("According to passage [1], Putin visited Pyongyang.", None),
     ("Officials said 40 ships were waiting outside [1].", "number 40 is not in [1]"),
     ("The Russian president visited Pyongyang [1].", None),  # روسي
     ("بيسكوف قال إن الاتفاقية «تشمل بند الدفاع المشترك» [1].", None),
@@ -193,6 +201,18 @@ def test_service_answers_with_the_model_and_condenses_follow_ups(seeds_index, em
     assert payload["mode"] == "llm" and payload["fallback"] is None and payload["removed"] == []
     assert set(payload["timings_ms"]) == {"embed", "search", "answer", "llm", "total"}
     assert answer.answer == grounded
+
+
+def test_an_answer_that_only_points_at_a_passage_never_reaches_the_user(seeds_index,
+                                                                        embedder):
+    """The real 1.5B model once answered an English seed question with "Passage [1]"."""
+    engine = Khabar(seeds_index, seeds=SEEDS, embedder=embedder,
+                    llm=LLM(FakeListChatModel(responses=["Passage [1]"]), name="fake",
+                            timeout=10, verify=False))
+    answer = engine.ask("Who is the press secretary of the Russian president?")
+    assert answer.mode == "extractive" and answer.fallback.startswith("no sentence")
+    assert answer.found and answer.answer != "Passage [1]"
+    assert [r.reason for r in answer.removed] == ["cites without stating anything"]
 
 
 def test_condense_failure_falls_back_to_the_rule_based_reading(seeds_index, embedder, caplog):

@@ -1,4 +1,5 @@
-"""SIGKILL the indexer at 7 moments (4 on Milvus Lite), and ``--watch`` mid-update: nothing is ever lost.
+"""SIGKILL the indexer at 7 moments (4 on Milvus Lite), and ``--watch`` mid-update: nothing
+is ever lost.
 
 After every kill the last complete generation must answer exactly as before the run, and a
 rerun must finish and match a from-scratch build passage for passage. Kill moments are drawn

@@ -116,6 +116,10 @@ def test_sentences_and_citations():
     ("انظر المقطع [1].", "cites without stating anything"),
     ("به متن منبع مراجعه کنید [2].", "cites without stating anything"),
     ("Yes [1].", None),                                            # an answer, however short
+    ("No [1].", None),
+    ("The answer is no [1].", None),
+    ("لا [1].", None),
+    ("خیر [2].", None),
     ("The answer is 23 [1].", None),                               # a number states something
     ("According to passage [1], Putin visited Pyongyang.", None),
     ("Officials said 40 ships were waiting outside [1].", "number 40 is not in [1]"),

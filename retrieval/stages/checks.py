@@ -56,6 +56,9 @@ _POINTERS = frozenset(normalize(w) for w in (
     "المقطع المقاطع الفقرة النص المصدر المصادر انظر راجع المقال الخبر الوثيقة المعلومات "
     "المذكور المذكورة وفقا حسب "
     "بخش متن منبع منابع ببینید مراجعه کنید نگاه مقاله قطعه بند سند اطلاعات مطابق طبق").split())
+# Stopwords that answer, all the same: "No [1]." states something.
+_ANSWERING = frozenset(normalize(w) for w in
+                       "yes no not never none نعم لا كلا ليس لم لن بله نه خیر آری هرگز".split())
 # Written-out numbers in the passages count as those numbers (a model writes "30" for
 # "ثلاثين"); a few, in the three languages, in normalised form.
 _NUMBER_WORDS = {
@@ -271,7 +274,8 @@ def check_sentence(sentence: str, sources: Sequence[str]) -> str | None:
     cited = citations(sentence)
     if not cited:
         return "no citation"
-    stated = [w for w in _words(_CITE.sub(" ", sentence)) if w not in STOPWORDS]
+    stated = [w for w in _words(_CITE.sub(" ", sentence))
+              if w not in STOPWORDS or w in _ANSWERING]
     if not (any(w not in _POINTERS for w in stated) or _NUMBER.search(_CITE.sub(" ", sentence))):
         return "cites without stating anything"  # "[1][3]", "Passage [1].", "انظر المقطع [2]"
     missing = [n for n in cited if not 1 <= n <= len(sources)]

@@ -321,10 +321,12 @@ class Khabar:
         first); ``on_text`` receives a generated answer as it is written, before it is
         checked."""
         q = self.validate(question)
-        self.generation()  # a missing or incompatible index fails before the embedding
         if not asks_something(q):
+            self.generation()  # a missing or incompatible index fails here too
             return Answer(q, False, say("nothing_to_ask", detect_lang(q)), (),
                           {"embed": 0.0, "search": 0.0, "answer": 0.0, "total": 0.0})
+        # The trace opens the live generation first: a missing or incompatible index fails
+        # before the embedding, and the question checks for a new generation once.
         trace = self.trace(q, history, k)
         answer = Answer(q, trace.composed.found, trace.composed.answer,
                         trace.composed.citations, trace.timings_ms, standalone=trace.query.text)

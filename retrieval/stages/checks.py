@@ -274,9 +274,9 @@ def check_sentence(sentence: str, sources: Sequence[str]) -> str | None:
     cited = citations(sentence)
     if not cited:
         return "no citation"
-    stated = [w for w in _words(_CITE.sub(" ", sentence))
-              if w not in STOPWORDS or w in _ANSWERING]
-    if not (any(w not in _POINTERS for w in stated) or _NUMBER.search(_CITE.sub(" ", sentence))):
+    said = _CITE.sub(" ", sentence)
+    stated = [w for w in _words(said) if w not in STOPWORDS or w in _ANSWERING]
+    if not (any(w not in _POINTERS for w in stated) or _NUMBER.search(said)):
         return "cites without stating anything"  # "[1][3]", "Passage [1].", "انظر المقطع [2]"
     missing = [n for n in cited if not 1 <= n <= len(sources)]
     if missing:
